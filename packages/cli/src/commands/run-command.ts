@@ -1,0 +1,46 @@
+import type { CommandModule } from 'yargs';
+import { BACKEND_NAMES, TrialPipeline, consoleLogger, loadSpec, resultTable, selectBackend, type BackendName } from '@thaw/core';
+import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
+
+interface RunArgs {
+  spec: string;
+  set: string[];
+  backend: BackendName | 'auto';
+  quiet: boolean;
+}
+
+/** `thaw run <spec>`: one trial, printed as a result table and recorded as a run. */
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <spec>',
+  describe: 'train and evaluate one configuration of an experiment spec',
+  builder: (yargs) =>
+    yargs
+      .positional('spec', { type: 'string', demandOption: true, describe: 'experiment spec (YAML)' })
+      .option('set', { type: 'string', array: true, default: [], describe: 'override a value: --set strategy.unfreeze=2' })
+      .option('backend', { choices: ['auto', ...BACKEND_NAMES] as const, default: 'auto' as const, describe: 'TF.js backend' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines' }),
+  handler: async (args) => {
+    const loaded = await loadSpec(args.spec, args.set);
+    const logger = consoleLogger;
+    const container = await createCliContainer({ logger, progress: !args.quiet });
+    await loadSpecPlugins(container, loaded);
+    const pipeline = container.get<TrialPipeline>(TrialPipeline);
+    pipeline.check(loaded);
+    const backend = await selectBackend(args.backend);
+    for (const line of backend.skipped) logger.info(`backend ${line}`);
+    const controller = new AbortController();
+    const onSigint = () => {
+      logger.warn('interrupted: stopping after this batch and recording the run as KILLED');
+      controller.abort();
+    };
+    process.once('SIGINT', onSigint);
+    try {
+      const result = await pipeline.run(loaded, { backend: backend.name, signal: controller.signal });
+      process.stdout.write(`\n${resultTable(result)}`);
+      if (result.savedBase) process.stdout.write(`\nbase saved to ${result.savedBase}\n`);
+      if (result.runLocation) process.stdout.write(`run recorded in ${result.runLocation}\n`);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+};

@@ -1,0 +1,42 @@
+import yargs from 'yargs';
+import { ThawError, TrialInterrupted, messageOf } from '@thaw/core';
+import { pluginsCommand } from './commands/plugins-command.js';
+import { runCommand } from './commands/run-command.js';
+
+/** Runs the CLI; returns the exit code: 0 success, 2 bad input, 130 interrupted, 1 anything else. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let usageError: string | undefined;
+  const cli = yargs([...argv])
+    .scriptName('thaw')
+    .usage('$0 <command>\n\nTransfer-learning experiments on TensorFlow.js: unfreeze depth as one axis of a sweep.')
+    .command(runCommand)
+    .command(pluginsCommand)
+    .demandCommand(1, 'expected a command')
+    .strict()
+    .help()
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((message, error) => {
+      if (error) throw error;
+      usageError = message;
+    });
+  try {
+    await cli.parseAsync();
+    if (usageError !== undefined) {
+      process.stderr.write(`thaw: ${usageError}\nRun thaw --help for usage.\n`);
+      return 2;
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof TrialInterrupted) {
+      process.stderr.write('thaw: interrupted\n');
+      return 130;
+    }
+    if (error instanceof ThawError) {
+      process.stderr.write(`thaw: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`thaw: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : messageOf(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs';
+import { ThawError, messageOf } from '../errors/thaw-error.js';
+import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
+
+/** Backends a user can ask for with --backend, fastest first; `auto` takes the first that loads. */
+export const BACKEND_NAMES = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface BackendCandidate {
+  readonly name: BackendName;
+  /** The package that provides it. */
+  readonly packageName: string;
+  /** TF.js' name for the registered backend. */
+  readonly tfName: string;
+}
+
+export const BACKEND_CANDIDATES: readonly BackendCandidate[] = [
+  { name: 'node-gpu', packageName: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow' },
+  { name: 'node', packageName: '@tensorflow/tfjs-node', tfName: 'tensorflow' },
+  { name: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm', tfName: 'wasm' },
+  { name: 'cpu', packageName: '@tensorflow/tfjs (cpu)', tfName: 'cpu' },
+];
+
+export interface BackendChoice {
+  readonly name: BackendName;
+  readonly tfName: string;
+  /** One line per candidate that was tried and why it was passed over. */
+  readonly skipped: readonly string[];
+}
+
+/** Loads a candidate's package and makes its backend current; throws with the reason when it cannot. */
+async function activate(candidate: BackendCandidate): Promise<void> {
+  switch (candidate.name) {
+    case 'node-gpu':
+    case 'node':
+      await import(candidate.packageName);
+      break;
+    case 'wasm':
+      await import('@tensorflow/tfjs-backend-wasm');
+      registerWasmTrainingKernels();
+      break;
+    case 'cpu':
+      break;
+  }
+  if (!(await tf.setBackend(candidate.tfName))) throw new Error(`TF.js could not initialise backend ${candidate.tfName}`);
+  await tf.ready();
+}
+
+function reasonOf(error: unknown): string {
+  const message = messageOf(error);
+  if (/Cannot find (package|module)/.test(message)) return 'not installed';
+  return message.split('\n')[0]!;
+}
+
+/**
+ * Chooses the backend: the one asked for, or the first of node-gpu, node, wasm, cpu that loads.
+ * A backend asked for by name that cannot load is an error, not a silent fallback.
+ */
+export async function selectBackend(requested: BackendName | 'auto' = 'auto'): Promise<BackendChoice> {
+  if (requested !== 'auto') {
+    const candidate = BACKEND_CANDIDATES.find((c) => c.name === requested);
+    if (!candidate) throw new ThawError(`--backend: received ${JSON.stringify(requested)}; expected auto, ${BACKEND_NAMES.join(', ')}`);
+    try {
+      await activate(candidate);
+    } catch (error) {
+      throw new ThawError(`--backend ${requested}: ${candidate.packageName} cannot be used (${reasonOf(error)})`);
+    }
+    return { name: candidate.name, tfName: candidate.tfName, skipped: [] };
+  }
+  const skipped: string[] = [];
+  for (const candidate of BACKEND_CANDIDATES) {
+    try {
+      await activate(candidate);
+      return { name: candidate.name, tfName: candidate.tfName, skipped };
+    } catch (error) {
+      skipped.push(`${candidate.name} (${candidate.packageName}): ${reasonOf(error)}`);
+    }
+  }
+  throw new ThawError(`no TF.js backend could be initialised:\n  ${skipped.join('\n  ')}`);
+}

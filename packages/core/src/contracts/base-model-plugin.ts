@@ -1,0 +1,38 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { Logger } from './logger.js';
+import type { PluginContribution } from './plugin-contribution.js';
+
+/**
+ * A group of layers that is unfrozen together (a conv block, an inverted-residual block, a
+ * single weighted layer). The output of a unit's last layer is the only tensor that flows to
+ * the units above it, so the network can be cut there.
+ */
+export interface ModelUnit {
+  readonly name: string;
+  readonly layers: readonly string[];
+}
+
+/** A pretrained base: a LayersModel (input → features) and its units, ordered input → output. */
+export interface BaseModel {
+  readonly model: tf.LayersModel;
+  readonly units: readonly ModelUnit[];
+  /** The value range the base expects its input in; data arrive in [0, 1]. */
+  readonly inputRange?: readonly [number, number];
+  /** What was built or loaded, for the record (architecture, weights file …). */
+  readonly description: string;
+}
+
+export interface BaseModelContext {
+  /** Shape of one input image, [height, width, channels]. */
+  readonly inputShape: readonly [number, number, number];
+  readonly seed: number;
+  readonly specDir: string;
+  readonly log: Logger;
+  /** `experiments/x.yaml: model.base`, for error messages. */
+  readonly where: string;
+}
+
+export const BaseModelPlugin = Symbol('BaseModelPlugin');
+export interface BaseModelPlugin<Options = unknown> extends PluginContribution<Options> {
+  build(options: Options, context: BaseModelContext): Promise<BaseModel>;
+}

@@ -1,0 +1,32 @@
+import type { TrainConfig } from '../spec/experiment-spec.js';
+import type { Logger } from './logger.js';
+import type { ModelUnit } from './base-model-plugin.js';
+import type { PluginContribution } from './plugin-contribution.js';
+
+/**
+ * One phase of training: which base units are trainable (the head always is), how
+ * BatchNormalization layers in trainable units behave, and the schedule. Frozen units always
+ * run in inference mode.
+ */
+export interface Phase {
+  readonly name: string;
+  readonly trainableUnits: readonly string[];
+  /** `frozen`: BN layers inside trainable units stay in inference mode with fixed weights, as Keras advises for fine-tuning. */
+  readonly batchNorm: 'frozen' | 'train';
+  readonly epochs: number;
+  readonly learningRate: number;
+}
+
+export interface StrategyContext {
+  /** The base's units, ordered input → output. */
+  readonly units: readonly ModelUnit[];
+  readonly train: TrainConfig;
+  readonly log: Logger;
+  readonly where: string;
+}
+
+export const StrategyPlugin = Symbol('StrategyPlugin');
+export interface StrategyPlugin<Options = unknown> extends PluginContribution<Options> {
+  /** Decides the phases of a trial. Called before anything is trained, so bad options fail early. */
+  plan(options: Options, context: StrategyContext): Phase[];
+}

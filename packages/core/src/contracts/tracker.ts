@@ -1,0 +1,41 @@
+/** MLflow run statuses, as MLflow names them. */
+export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
+
+export interface MetricPoint {
+  readonly key: string;
+  readonly value: number;
+  readonly step: number;
+  /** Integer milliseconds since the epoch. */
+  readonly timestamp: number;
+}
+
+/** One run being recorded. */
+export interface TrackedRun {
+  readonly runId: string;
+  readonly experimentId: string;
+  /** Where a person finds the run (a folder, or a UI address). */
+  readonly location: string;
+  logParams(params: Readonly<Record<string, string>>): Promise<void>;
+  logMetrics(points: readonly MetricPoint[]): Promise<void>;
+  setTags(tags: Readonly<Record<string, string>>): Promise<void>;
+  /** Writes one artifact at a path relative to the run's artifact root. */
+  logArtifact(artifactPath: string, content: string | Uint8Array): Promise<void>;
+  /** Copies a local folder (e.g. a saved model) under an artifact path. */
+  logArtifactDirectory(localDir: string, artifactPath: string): Promise<void>;
+  end(status: Exclude<RunStatus, 'RUNNING'>): Promise<void>;
+}
+
+export interface StartRunRequest {
+  readonly experimentName: string;
+  readonly runName: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly parentRunId?: string;
+}
+
+/** Records experiments and runs: MLflow's local file store, or an MLflow tracking server. */
+export const Tracker = Symbol('Tracker');
+export interface Tracker {
+  /** Where runs go, for people (a folder or a URL). */
+  readonly location: string;
+  startRun(request: StartRunRequest): Promise<TrackedRun>;
+}

@@ -1,0 +1,43 @@
+import { ContainerModule } from 'inversify';
+import { AugmentStage } from './contracts/augment-stage.js';
+import { BuildStage } from './contracts/build-stage.js';
+import { EvaluateStage } from './contracts/evaluate-stage.js';
+import { FreezeStage } from './contracts/freeze-stage.js';
+import { LoadStage } from './contracts/load-stage.js';
+import { TrainStage } from './contracts/train-stage.js';
+import { TrialObserver } from './contracts/trial-observer.js';
+import { TrialPipeline, TrialPipelineImpl } from './pipeline/trial-pipeline.js';
+import { PluginRegistry, PluginRegistryImpl } from './plugins/plugin-registry.js';
+import { AugmentStageImpl } from './stages/augment-stage-impl.js';
+import { BuildStageImpl } from './stages/build-stage-impl.js';
+import { EvaluateStageImpl } from './stages/evaluate-stage-impl.js';
+import { FreezeStageImpl } from './stages/freeze-stage-impl.js';
+import { LoadStageImpl } from './stages/load-stage-impl.js';
+import { TrainStageImpl } from './stages/train-stage-impl.js';
+import { TrackingObserver } from './tracking/tracking-observer.js';
+
+/**
+ * The default stages, the pipeline, the plugin registry and the tracking observer. A plugin
+ * module loaded after this one may `rebind` any stage. The Tracker and Logger are bound by
+ * whoever creates the container (the CLI, a test).
+ */
+export const coreModule = new ContainerModule(({ bind }) => {
+  bind(PluginRegistryImpl).toSelf().inSingletonScope();
+  bind(PluginRegistry).toService(PluginRegistryImpl);
+  bind(LoadStageImpl).toSelf().inSingletonScope();
+  bind(LoadStage).toService(LoadStageImpl);
+  bind(AugmentStageImpl).toSelf().inSingletonScope();
+  bind(AugmentStage).toService(AugmentStageImpl);
+  bind(BuildStageImpl).toSelf().inSingletonScope();
+  bind(BuildStage).toService(BuildStageImpl);
+  bind(FreezeStageImpl).toSelf().inSingletonScope();
+  bind(FreezeStage).toService(FreezeStageImpl);
+  bind(TrainStageImpl).toSelf().inSingletonScope();
+  bind(TrainStage).toService(TrainStageImpl);
+  bind(EvaluateStageImpl).toSelf().inSingletonScope();
+  bind(EvaluateStage).toService(EvaluateStageImpl);
+  bind(TrialPipelineImpl).toSelf().inSingletonScope();
+  bind(TrialPipeline).toService(TrialPipelineImpl);
+  bind(TrackingObserver).toSelf().inSingletonScope();
+  bind(TrialObserver).toService(TrackingObserver);
+});

@@ -1,0 +1,19 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { ModelFacts } from '../contracts/built-model.js';
+
+function countParams(weights: readonly tf.LayerVariable[]): number {
+  return weights.reduce((sum, weight) => sum + weight.shape.reduce<number>((product, size) => product * (size ?? 1), 1), 0);
+}
+
+/** Counts of the model as currently frozen. Variables are weight tensors (a kernel, a bias, a moving mean …). */
+export function modelFacts(model: tf.LayersModel, units: number, trainableUnits: number): ModelFacts {
+  return {
+    layers: model.layers.length,
+    units,
+    trainableUnits,
+    trainableParams: countParams(model.trainableWeights),
+    nonTrainableParams: countParams(model.nonTrainableWeights),
+    trainableVariables: model.trainableWeights.length,
+    nonTrainableVariables: model.nonTrainableWeights.length,
+  };
+}

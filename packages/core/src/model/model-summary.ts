@@ -1,0 +1,11 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { ModelUnit } from '../contracts/base-model-plugin.js';
+
+/** Keras-style summary of the model, followed by its units. */
+export function modelSummary(model: tf.LayersModel, units: readonly ModelUnit[]): string {
+  const lines: string[] = [];
+  model.summary(110, undefined, (line?: string) => lines.push(line ?? ''));
+  lines.push('', 'Units (input → output):');
+  units.forEach((unit, index) => lines.push(`  ${index + 1}. ${unit.name}: ${unit.layers.join(', ')}`));
+  return lines.join('\n') + '\n';
+}

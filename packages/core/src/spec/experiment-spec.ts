@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/** A plugin section: `plugin:` names the contribution; its other keys are that plugin's options. */
+const pluginId = z
+  .string({ error: 'expected a plugin id such as "small-convnet"' })
+  .regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected a kebab-case plugin id' });
+const pluginSection = () => z.looseObject({ plugin: pluginId });
+
+const fraction = (what: string) =>
+  z.number({ error: `expected a number between 0 and 1 (${what})` }).gt(0, { error: `expected a number > 0 (${what})` }).lte(1, {
+    error: `expected a number <= 1 (${what})`,
+  });
+
+const augmentOp = z.discriminatedUnion(
+  'op',
+  [
+    z.strictObject({
+      op: z.literal('flip'),
+      mode: z.enum(['horizontal', 'vertical', 'horizontal-and-vertical']).default('horizontal'),
+    }),
+    z.strictObject({ op: z.literal('rotation'), factor: fraction('fraction of a full turn, as in Keras RandomRotation') }),
+    z.strictObject({ op: z.literal('zoom'), factor: fraction('largest relative change of scale') }),
+    z.strictObject({ op: z.literal('translation'), factor: fraction('largest shift as a fraction of height and width') }),
+    z.strictObject({ op: z.literal('contrast'), factor: fraction('largest relative change of contrast') }),
+  ],
+  { error: 'expected an augmentation with op: flip, rotation, zoom, translation or contrast' },
+);
+
+const positiveInt = (what: string) =>
+  z.number({ error: `expected a positive integer (${what})` }).int({ error: `expected an integer (${what})` }).min(1, {
+    error: `expected an integer >= 1 (${what})`,
+  });
+
+const earlyStopping = z.strictObject({
+  monitor: z.enum(['val_loss', 'val_accuracy']).default('val_loss'),
+  patience: positiveInt('epochs without improvement before stopping'),
+  minDelta: z.number().min(0).default(0),
+  restoreBestWeights: z.boolean().default(false),
+});
+
+export const ExperimentSpecSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_" or "-"' }),
+  description: z.string().optional(),
+  seed: z.number().int({ error: 'expected an integer seed' }).min(0, { error: 'expected a seed >= 0' }).default(1),
+  plugins: z.array(z.string().min(1), { error: 'expected a list of package names or file paths' }).default([]),
+  data: pluginSection(),
+  augment: z.array(augmentOp, { error: 'expected a list of augmentations' }).default([]),
+  model: z.strictObject({
+    base: pluginSection(),
+    head: z
+      .strictObject({
+        pooling: z.enum(['average', 'max', 'flatten']).default('average'),
+        hidden: z.array(positiveInt('units of a hidden dense layer')).default([]),
+        dropout: z.number().min(0, { error: 'expected a rate >= 0' }).lt(1, { error: 'expected a rate < 1' }).default(0.2),
+      })
+      .prefault({}),
+  }),
+  strategy: z.looseObject({ plugin: pluginId.default('fine-tune') }).prefault({ plugin: 'fine-tune' }),
+  train: z
+    .strictObject({
+      epochs: positiveInt('epochs').default(10),
+      batchSize: positiveInt('images per batch').default(32),
+      optimizer: z.enum(['adam', 'sgd', 'rmsprop'], { error: 'expected adam, sgd or rmsprop' }).default('adam'),
+      learningRate: z.number().positive({ error: 'expected a learning rate > 0' }).default(1e-3),
+      momentum: z.number().min(0).lt(1).default(0),
+      earlyStopping: earlyStopping.optional(),
+    })
+    .prefault({}),
+  evaluate: z.strictObject({ split: z.enum(['test', 'validation']).default('test') }).prefault({}),
+  tracking: z
+    .strictObject({
+      experiment: z.string().min(1).optional(),
+      store: z.string().min(1).default('mlruns'),
+    })
+    .prefault({}),
+  output: z
+    .strictObject({
+      /** Where to save the trained base (TF.js layers format), relative to the spec's folder. */
+      base: z.string().min(1).optional(),
+    })
+    .prefault({}),
+});
+
+/** A spec with every default filled in: what is trained and what is recorded. */
+export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
+export type AugmentOp = ExperimentSpec['augment'][number];
+export type TrainConfig = ExperimentSpec['train'];
+export type HeadConfig = ExperimentSpec['model']['head'];
+export interface PluginSection {
+  plugin: string;
+  [option: string]: unknown;
+}
+
+/** Splits a plugin section into its id and its options. */
+export function pluginOptions(section: PluginSection): { id: string; options: Record<string, unknown> } {
+  const { plugin, ...options } = section;
+  return { id: plugin, options };
+}

@@ -1,0 +1,81 @@
+import { inject, injectable } from 'inversify';
+import type { ModelUnit } from '../contracts/base-model-plugin.js';
+import type { BuiltModel, FrozenModel } from '../contracts/built-model.js';
+import type { FreezeStage } from '../contracts/freeze-stage.js';
+import { Logger } from '../contracts/logger.js';
+import { validatePluginOptions } from '../contracts/plugin-contribution.js';
+import type { Phase } from '../contracts/strategy-plugin.js';
+import { ThawError } from '../errors/thaw-error.js';
+import { isBatchNormalization, setInferenceMode } from '../model/batch-norm-mode.js';
+import { modelFacts } from '../model/model-facts.js';
+import { splitModel } from '../model/split-model.js';
+import { PluginRegistry } from '../plugins/plugin-registry.js';
+import { pluginOptions } from '../spec/experiment-spec.js';
+import type { LoadedSpec } from '../spec/spec-loader.js';
+import { displayPath } from '../util/display-path.js';
+
+@injectable()
+export class FreezeStageImpl implements FreezeStage {
+  constructor(
+    @inject(PluginRegistry) private readonly registry: PluginRegistry,
+    @inject(Logger) private readonly log: Logger,
+  ) {}
+
+  plan(loaded: LoadedSpec, units: readonly ModelUnit[]): Phase[] {
+    const where = `${displayPath(loaded.file)}: strategy`;
+    const { id, options } = pluginOptions(loaded.spec.strategy);
+    const plugin = this.registry.strategy(id, `${where}.plugin`);
+    const valid = validatePluginOptions(plugin, options, where);
+    const phases = plugin.plan(valid, { units, train: loaded.spec.train, log: this.log, where });
+    const names = new Set(units.map((unit) => unit.name));
+    for (const phase of phases) {
+      const unknown = phase.trainableUnits.find((name) => !names.has(name));
+      if (unknown !== undefined) {
+        throw new ThawError(`${where}: strategy ${id} named unit ${unknown}; expected one of ${[...names].join(', ')}`);
+      }
+    }
+    if (phases.length === 0) throw new ThawError(`${where}: strategy ${id} planned no phases; expected at least one`);
+    return phases;
+  }
+
+  /**
+   * Sets `trainable` on every layer for the phase and cuts the network below its lowest trainable
+   * unit. Frozen BatchNormalization layers are put in inference mode (TF.js would otherwise update
+   * their moving statistics); so are those of trainable units when the phase keeps BN frozen.
+   */
+  apply(built: BuiltModel, phase: Phase): FrozenModel {
+    const trainableUnits = new Set(phase.trainableUnits);
+    const unitOfLayer = new Map<string, ModelUnit>();
+    for (const unit of built.units) for (const layer of unit.layers) unitOfLayer.set(layer, unit);
+    const headLayers = new Set(built.headLayers);
+    const changed: { layer: (typeof built.model.layers)[number]; trainable: boolean }[] = [];
+
+    for (const layer of built.model.layers) {
+      const unit = unitOfLayer.get(layer.name);
+      const inTrainablePart = headLayers.has(layer.name) || (unit !== undefined && trainableUnits.has(unit.name));
+      const frozenBatchNorm = isBatchNormalization(layer) && (!inTrainablePart || phase.batchNorm === 'frozen');
+      const trainable = inTrainablePart && !frozenBatchNorm;
+      changed.push({ layer, trainable: layer.trainable });
+      layer.trainable = trainable;
+      if (isBatchNormalization(layer)) setInferenceMode(layer, frozenBatchNorm);
+    }
+
+    const lowest = built.units.findIndex((unit) => trainableUnits.has(unit.name));
+    const cutUnit = lowest === -1 ? built.units[built.units.length - 1] : lowest > 0 ? built.units[lowest - 1] : undefined;
+    const cutLayer = lowest === -1 ? built.baseOutputLayer : cutUnit?.layers[cutUnit.layers.length - 1];
+    const split = cutLayer === undefined ? undefined : splitModel(built.model, cutLayer);
+
+    return {
+      frozenPrefix: split?.prefix,
+      trainable: split?.suffix ?? built.model,
+      cutAfterUnit: cutUnit?.name,
+      facts: modelFacts(built.model, built.units.length, trainableUnits.size),
+      release: () => {
+        for (const { layer, trainable } of changed) {
+          layer.trainable = trainable;
+          if (isBatchNormalization(layer)) setInferenceMode(layer, false);
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,149 @@
+import * as tf from '@tensorflow/tfjs';
+import { inject, injectable } from 'inversify';
+import { FreezeStage } from '../contracts/freeze-stage.js';
+import type { Phase } from '../contracts/strategy-plugin.js';
+import type { EpochLogs, TrainRequest, TrainResult, TrainStage } from '../contracts/train-stage.js';
+import type { FrozenModel, ModelFacts } from '../contracts/built-model.js';
+import { EarlyStopping } from '../training/early-stopping.js';
+import { makeOptimizer } from '../training/make-optimizer.js';
+import { SeededRandom } from '../training/seeded-random.js';
+import { countCorrect, crossEntropy, lossAndAccuracy, predictAll } from '../training/batches.js';
+
+/**
+ * Inputs of the trainable part for one phase. Below the cut the network is a fixed function, so
+ * when nothing random comes before it its outputs are computed once per phase and reused every
+ * epoch; otherwise each batch is augmented and passed through the frozen prefix in inference mode.
+ */
+class PhaseInputs {
+  private readonly trainFeatures: tf.Tensor | undefined;
+  readonly validation: tf.Tensor;
+
+  constructor(
+    private readonly frozen: FrozenModel,
+    private readonly request: TrainRequest,
+  ) {
+    const { data, augmenter, config } = request;
+    const prefix = frozen.frozenPrefix;
+    this.trainFeatures = prefix && !augmenter.active ? predictAll(prefix, data.train.images, config.batchSize) : undefined;
+    this.validation = prefix ? predictAll(prefix, data.validation.images, config.batchSize) : data.validation.images;
+  }
+
+  /** The trainable part's input for the given training rows (caller disposes, e.g. within tidy). */
+  batch(indices: tf.Tensor1D): tf.Tensor {
+    if (this.trainFeatures) return tf.gather(this.trainFeatures, indices);
+    const images = this.request.augmenter.apply(tf.gather(this.request.data.train.images, indices) as tf.Tensor4D);
+    const prefix = this.frozen.frozenPrefix;
+    return prefix ? (prefix.predict(images) as tf.Tensor) : images;
+  }
+
+  dispose(): void {
+    this.trainFeatures?.dispose();
+    if (this.validation !== this.request.data.validation.images) this.validation.dispose();
+  }
+}
+
+@injectable()
+export class TrainStageImpl implements TrainStage {
+  constructor(@inject(FreezeStage) private readonly freeze: FreezeStage) {}
+
+  async train(request: TrainRequest): Promise<TrainResult> {
+    const random = new SeededRandom(request.seed ^ 0x7a1);
+    const epochs: EpochLogs[] = [];
+    const stoppedEarly: string[] = [];
+    let images = 0;
+    let seconds = 0;
+    let finalFacts: ModelFacts | undefined;
+    for (const phase of request.phases) {
+      const frozen = this.freeze.apply(request.built, phase);
+      finalFacts = frozen.facts;
+      try {
+        await request.events.emit('onPhaseBegin', phase, frozen.facts);
+        const outcome = await this.runPhase(request, phase, frozen, random, epochs.length);
+        epochs.push(...outcome.epochs);
+        images += outcome.images;
+        seconds += outcome.seconds;
+        if (outcome.stoppedEarly) stoppedEarly.push(phase.name);
+        await request.events.emit('onPhaseEnd', phase);
+      } finally {
+        frozen.release();
+      }
+    }
+    return { epochs, stoppedEarly, imagesPerSecond: seconds > 0 ? images / seconds : 0, finalFacts: finalFacts! };
+  }
+
+  private async runPhase(request: TrainRequest, phase: Phase, frozen: FrozenModel, random: SeededRandom, firstEpoch: number) {
+    const { data, config, events } = request;
+    const classes = data.classNames.length;
+    const model = frozen.trainable;
+    const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+    const optimizer = makeOptimizer(config, phase.learningRate);
+    const inputs = new PhaseInputs(frozen, request);
+    const stopping = config.earlyStopping ? new EarlyStopping(config.earlyStopping, variables) : undefined;
+    const count = data.train.labels.shape[0];
+    const logs: EpochLogs[] = [];
+    let images = 0;
+    let seconds = 0;
+    let stoppedEarly = false;
+    try {
+      for (let e = 0; e < phase.epochs; e++) {
+        const epoch = firstEpoch + e;
+        await events.emit('onEpochBegin', epoch, phase);
+        const started = performance.now();
+        const order = random.permutation(count);
+        let lossSum = 0;
+        let correctSum = 0;
+        for (let start = 0, batch = 0; start < count; start += config.batchSize, batch++) {
+          await events.emit('onBatchBegin', epoch, batch);
+          const rows = order.subarray(start, Math.min(start + config.batchSize, count));
+          const [loss, correct] = tf.tidy(() => {
+            const indices = tf.tensor1d(rows, 'int32');
+            const x = inputs.batch(indices);
+            const y = tf.oneHot(tf.gather(data.train.labels, indices), classes);
+            let correctCount: tf.Scalar | undefined;
+            const cost = optimizer.minimize(
+              () => {
+                const probabilities = model.apply(x, { training: true }) as tf.Tensor;
+                correctCount = tf.keep(countCorrect(y, probabilities));
+                return crossEntropy(y, probabilities);
+              },
+              true,
+              variables,
+            )!;
+            return [cost, correctCount!];
+          });
+          const batchLoss = (await loss.data())[0]!;
+          const batchCorrect = (await correct.data())[0]!;
+          loss.dispose();
+          correct.dispose();
+          lossSum += batchLoss * rows.length;
+          correctSum += batchCorrect;
+          await events.emit('onBatchEnd', { epoch, batch, size: rows.length, loss: batchLoss });
+        }
+        const trainSeconds = (performance.now() - started) / 1000;
+        images += count;
+        seconds += trainSeconds;
+        const validation = await lossAndAccuracy(model, inputs.validation, data.validation.labels, classes, config.batchSize);
+        const epochLogs: EpochLogs = {
+          epoch,
+          phase: phase.name,
+          loss: lossSum / count,
+          accuracy: correctSum / count,
+          valLoss: validation.loss,
+          valAccuracy: validation.accuracy,
+          seconds: (performance.now() - started) / 1000,
+        };
+        logs.push(epochLogs);
+        await events.emit('onEpochEnd', epochLogs);
+        if (stopping?.update(epochLogs)) {
+          stoppedEarly = true;
+          break;
+        }
+      }
+      stopping?.finish();
+    } finally {
+      optimizer.dispose();
+      inputs.dispose();
+    }
+    return { epochs: logs, images, seconds, stoppedEarly };
+  }
+}

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { appendFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { ThawError, describeValue } from '../errors/thaw-error.js';
+import type { MetricPoint, RunStatus, StartRunRequest, TrackedRun, Tracker } from '../contracts/tracker.js';
+import { checkMlflowKey } from './mlflow-keys.js';
+
+/** MLflow's numeric run statuses in meta.yaml. */
+const STATUS_CODES: Record<RunStatus, number> = { RUNNING: 1, FINISHED: 3, FAILED: 4, KILLED: 5 };
+const EXPERIMENT_KIND_TAG = 'mlflow.experimentKind';
+
+function yaml(value: unknown): string {
+  return stringify(value, { singleQuote: true, lineWidth: 0 });
+}
+
+/** Python's repr of a float, as MLflow writes metric values. */
+export function formatMetricValue(value: number): string {
+  if (Number.isNaN(value)) return 'nan';
+  if (value === Infinity) return 'inf';
+  if (value === -Infinity) return '-inf';
+  return Number.isInteger(value) && Math.abs(value) < 1e16 ? value.toFixed(1) : String(value);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * MLflow's own file store (`mlruns/`), written as the MLflow client writes it, so that MLflow
+ * can read it (`mlflow ui --backend-store-uri ./mlruns`) or migrate it (`mlflow migrate-filestore`).
+ */
+export class FileStoreTracker implements Tracker {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  get location(): string {
+    return this.root;
+  }
+
+  async startRun(request: StartRunRequest): Promise<TrackedRun> {
+    const experimentId = await this.experimentId(request.experimentName);
+    const runId = randomUUID().replaceAll('-', '');
+    const runDir = join(this.root, experimentId, runId);
+    const now = Date.now();
+    await mkdir(join(runDir, 'artifacts'), { recursive: true });
+    const meta = {
+      artifact_uri: `${pathToFileURL(join(runDir, 'artifacts')).href}`,
+      end_time: null,
+      entry_point_name: '',
+      experiment_id: experimentId,
+      lifecycle_stage: 'active',
+      run_id: runId,
+      run_name: request.runName,
+      source_name: '',
+      source_type: 4,
+      source_version: '',
+      start_time: now,
+      status: STATUS_CODES.RUNNING,
+      tags: [],
+      user_id: request.tags['mlflow.user'] ?? '',
+    };
+    await writeFile(join(runDir, 'meta.yaml'), yaml(meta));
+    const run = new FileStoreRun(runDir, runId, experimentId, meta);
+    const tags: Record<string, string> = { ...request.tags, 'mlflow.runName': request.runName };
+    if (request.parentRunId !== undefined) tags['mlflow.parentRunId'] = request.parentRunId;
+    await run.setTags(tags);
+    return run;
+  }
+
+  /** The id of the active experiment with this name, created (with Default beside it) when missing. */
+  async experimentId(name: string): Promise<string> {
+    await mkdir(this.root, { recursive: true });
+    await this.ensureExperiment('0', 'Default');
+    for (const entry of await readdir(this.root, { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+      const meta = await this.readExperimentMeta(entry.name);
+      if (meta?.['name'] === name && meta['lifecycle_stage'] === 'active') return String(meta['experiment_id']);
+    }
+    let id: string;
+    do id = String(Math.floor(Math.random() * 9e17) + 1e17);
+    while (await exists(join(this.root, id)));
+    await this.ensureExperiment(id, name);
+    await mkdir(join(this.root, id, 'tags'), { recursive: true });
+    await writeFile(join(this.root, id, 'tags', EXPERIMENT_KIND_TAG), 'custom_model_development');
+    return id;
+  }
+
+  private async readExperimentMeta(id: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      return parse(await readFile(join(this.root, id, 'meta.yaml'), 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async ensureExperiment(id: string, name: string): Promise<void> {
+    const dir = join(this.root, id);
+    if (await exists(join(dir, 'meta.yaml'))) return;
+    await mkdir(dir, { recursive: true });
+    const now = Date.now();
+    const meta = {
+      artifact_location: pathToFileURL(dir).href,
+      creation_time: now,
+      experiment_id: id,
+      last_update_time: now,
+      lifecycle_stage: 'active',
+      name,
+      trace_location: null,
+      workspace: 'default',
+    };
+    await writeFile(join(dir, 'meta.yaml'), yaml(meta));
+  }
+}
+
+class FileStoreRun implements TrackedRun {
+  constructor(
+    private readonly dir: string,
+    readonly runId: string,
+    readonly experimentId: string,
+    private readonly meta: Record<string, unknown>,
+  ) {}
+
+  get location(): string {
+    return this.dir;
+  }
+
+  async logParams(params: Readonly<Record<string, string>>): Promise<void> {
+    for (const [key, value] of Object.entries(params)) {
+      checkMlflowKey('param', key);
+      const file = join(this.dir, 'params', key);
+      if (await exists(file)) {
+        const previous = await readFile(file, 'utf8');
+        if (previous !== value) {
+          throw new ThawError(`param ${key} of run ${this.runId} is already ${describeValue(previous)}; params cannot change (received ${describeValue(value)})`);
+        }
+        continue;
+      }
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, value);
+    }
+  }
+
+  async logMetrics(points: readonly MetricPoint[]): Promise<void> {
+    const lines = new Map<string, string[]>();
+    for (const point of points) {
+      checkMlflowKey('metric', point.key);
+      const text = `${Math.round(point.timestamp)} ${formatMetricValue(point.value)} ${point.step}\n`;
+      lines.set(point.key, [...(lines.get(point.key) ?? []), text]);
+    }
+    for (const [key, texts] of lines) {
+      const file = join(this.dir, 'metrics', key);
+      await mkdir(dirname(file), { recursive: true });
+      await appendFile(file, texts.join(''));
+    }
+  }
+
+  async setTags(tags: Readonly<Record<string, string>>): Promise<void> {
+    for (const [key, value] of Object.entries(tags)) {
+      checkMlflowKey('tag', key);
+      const file = join(this.dir, 'tags', key);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, value);
+    }
+  }
+
+  async logArtifact(artifactPath: string, content: string | Uint8Array): Promise<void> {
+    const file = join(this.dir, 'artifacts', artifactPath);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, content);
+  }
+
+  async logArtifactDirectory(localDir: string, artifactPath: string): Promise<void> {
+    await cp(localDir, join(this.dir, 'artifacts', artifactPath), { recursive: true });
+  }
+
+  async end(status: Exclude<RunStatus, 'RUNNING'>): Promise<void> {
+    this.meta['status'] = STATUS_CODES[status];
+    this.meta['end_time'] = Date.now();
+    await writeFile(join(this.dir, 'meta.yaml'), yaml(this.meta));
+  }
+}

@@ -1,0 +1,43 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { EpochLogs } from '../contracts/train-stage.js';
+import type { TrainConfig } from '../spec/experiment-spec.js';
+
+/** Keras' EarlyStopping: stop when the monitored value has not improved for `patience` epochs. */
+export class EarlyStopping {
+  private best = Number.NaN;
+  private wait = 0;
+  private bestWeights: tf.Tensor[] | undefined;
+
+  constructor(
+    private readonly config: NonNullable<TrainConfig['earlyStopping']>,
+    private readonly variables: readonly tf.Variable[],
+  ) {}
+
+  /** Returns true when training should stop after this epoch. */
+  update(logs: EpochLogs): boolean {
+    const value = this.config.monitor === 'val_loss' ? logs.valLoss : logs.valAccuracy;
+    const sign = this.config.monitor === 'val_loss' ? 1 : -1;
+    if (Number.isNaN(this.best) || sign * (this.best - value) > this.config.minDelta) {
+      this.best = value;
+      this.wait = 0;
+      if (this.config.restoreBestWeights) {
+        this.disposeSnapshot();
+        this.bestWeights = this.variables.map((variable) => variable.clone());
+      }
+      return false;
+    }
+    this.wait += 1;
+    return this.wait >= this.config.patience;
+  }
+
+  /** Puts back the best epoch's weights when asked to, and frees the snapshot. */
+  finish(): void {
+    if (this.bestWeights) this.variables.forEach((variable, index) => variable.assign(this.bestWeights![index]!));
+    this.disposeSnapshot();
+  }
+
+  private disposeSnapshot(): void {
+    this.bestWeights?.forEach((tensor) => tensor.dispose());
+    this.bestWeights = undefined;
+  }
+}

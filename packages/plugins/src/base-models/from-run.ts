@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { inject, injectable, type Container } from 'inversify';
+import { z } from 'zod';
+import {
+  ThawContainer,
+  ThawError,
+  TrialPipeline,
+  layersModelFolder,
+  loadSpec,
+  messageOf,
+  readModelMetadata,
+  displayPath,
+  type BaseModel,
+  type BaseModelContext,
+  type BaseModelPlugin,
+  type ModelUnit,
+} from '@thaw/core';
+
+const optionsSchema = z
+  .strictObject({
+    spec: z.string().min(1).optional().describe('the spec whose output.base is the base, relative to this spec'),
+    path: z.string().min(1).optional().describe('a folder holding a base saved by thaw (model.json + weights.bin)'),
+    ifMissing: z.enum(['error', 'run']).default('error').describe('when the base does not exist yet: stop and say how to make it, or run its spec first'),
+  })
+  .refine((options) => (options.spec === undefined) !== (options.path === undefined), { error: 'expected exactly one of spec or path' });
+type Options = z.output<typeof optionsSchema>;
+
+interface ThawMetadata {
+  units?: ModelUnit[];
+  inputRange?: [number, number];
+  spec?: string;
+}
+
+/** The base trained and saved by an earlier trial (its spec's `output.base`). */
+@injectable()
+export class FromRunBaseModel implements BaseModelPlugin<Options> {
+  readonly id = 'from-run';
+  readonly description = 'the base saved by an earlier run (output.base of another spec), with its units';
+  readonly optionsSchema = optionsSchema;
+
+  constructor(@inject(ThawContainer) private readonly container: Container) {}
+
+  async build(options: Options, context: BaseModelContext): Promise<BaseModel> {
+    const dir = await this.locate(options, context);
+    const metadata = ((await readModelMetadata(dir))?.['thaw'] ?? {}) as ThawMetadata;
+    if (!Array.isArray(metadata.units)) {
+      throw new ThawError(`${context.where}: ${join(dir, 'model.json')} was not saved by thaw (no units in its metadata); expected a base saved through output.base`);
+    }
+    let model: tf.LayersModel;
+    try {
+      model = await tf.loadLayersModel(layersModelFolder(dir));
+    } catch (error) {
+      if (error instanceof ThawError) throw error;
+      throw new ThawError(`${context.where}: cannot load the base in ${dir}: ${messageOf(error)}`);
+    }
+    return {
+      model,
+      units: metadata.units,
+      ...(metadata.inputRange ? { inputRange: metadata.inputRange } : {}),
+      description: `base saved in ${dir}${metadata.spec ? ` by ${metadata.spec}` : ''}`,
+    };
+  }
+
+  private async locate(options: Options, context: BaseModelContext): Promise<string> {
+    if (options.path !== undefined) {
+      const dir = resolve(context.specDir, options.path);
+      if (!existsSync(join(dir, 'model.json'))) {
+        throw new ThawError(`${context.where}.path: received ${JSON.stringify(options.path)}, but ${join(dir, 'model.json')} does not exist; expected a folder saved by thaw`);
+      }
+      return dir;
+    }
+    const specFile = resolve(context.specDir, options.spec!);
+    const source = await loadSpec(specFile);
+    if (source.spec.output.base === undefined) {
+      throw new ThawError(`${context.where}.spec: ${displayPath(specFile)} has no output.base, so it saves no base; expected a spec that sets output.base`);
+    }
+    const dir = resolve(source.dir, source.spec.output.base);
+    if (existsSync(join(dir, 'model.json'))) return dir;
+    if (options.ifMissing === 'error') {
+      throw new ThawError(
+        `${context.where}: the base ${displayPath(dir)} does not exist yet; it is produced by \`thaw run ${displayPath(specFile)}\` (or set ifMissing: run)`,
+      );
+    }
+    context.log.info(`from-run: ${displayPath(dir)} does not exist yet; running ${displayPath(specFile)} first`);
+    const pipeline = this.container.get<TrialPipeline>(TrialPipeline);
+    await pipeline.run(source, { backend: tf.getBackend() });
+    return dir;
+  }
+}

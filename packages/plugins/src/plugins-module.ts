@@ -1,0 +1,22 @@
+import { ContainerModule } from 'inversify';
+import { BaseModelPlugin, DatasetPlugin, StrategyPlugin } from '@thaw/core';
+import { FromRunBaseModel } from './base-models/from-run.js';
+import { SmallConvnet } from './base-models/small-convnet.js';
+import { FashionMnistDataset } from './datasets/fashion-mnist/fashion-mnist-dataset.js';
+import { FeatureExtractionStrategy, FineTuneStrategy } from './strategies/fine-tune-strategy.js';
+
+/** thaw's built-in base models, strategies and datasets. */
+export const pluginsModule = new ContainerModule(({ bind }) => {
+  bind(SmallConvnet).toSelf().inSingletonScope();
+  bind(BaseModelPlugin).toService(SmallConvnet);
+  bind(FromRunBaseModel).toSelf().inSingletonScope();
+  bind(BaseModelPlugin).toService(FromRunBaseModel);
+  bind(FineTuneStrategy).toSelf().inSingletonScope();
+  bind(StrategyPlugin).toService(FineTuneStrategy);
+  bind(FeatureExtractionStrategy).toSelf().inSingletonScope();
+  bind(StrategyPlugin).toService(FeatureExtractionStrategy);
+  bind(FashionMnistDataset).toSelf().inSingletonScope();
+  bind(DatasetPlugin).toService(FashionMnistDataset);
+});
+
+export default pluginsModule;

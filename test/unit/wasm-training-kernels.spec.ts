@@ -1,0 +1,145 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { expect } from 'chai';
+import { SeededRandom, registerWasmTrainingKernels } from '@thaw/core';
+
+type Case = { name: string; inputs: Record<string, number[]>; attrs: Record<string, unknown> };
+
+/** Runs one kernel on a backend with the given inputs; returns its values. */
+async function runOn(backend: string, kernel: string, inputs: Record<string, Float32Array>, shapes: Record<string, number[]>, attrs: Record<string, unknown>) {
+  const previous = tf.getBackend();
+  await tf.setBackend(backend);
+  try {
+    const tensors = Object.fromEntries(Object.entries(inputs).map(([key, values]) => [key, tf.tensor(values, shapes[key])]));
+    const out = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+    const result = { shape: out.shape, values: await out.data() };
+    tf.dispose([out, ...Object.values(tensors)]);
+    return result;
+  } finally {
+    await tf.setBackend(previous);
+  }
+}
+
+/** Inserts (d − 1) zeros between the taps of a filter [fh, fw, c, m]: a dilated filter as a plain one. */
+function dilateFilter(values: Float32Array, [fh, fw, c, m]: number[], d: number): { values: Float32Array; shape: number[] } {
+  const eh = (fh! - 1) * d + 1;
+  const ew = (fw! - 1) * d + 1;
+  const out = new Float32Array(eh * ew * c! * m!);
+  for (let a = 0; a < fh!; a++) for (let b = 0; b < fw!; b++) for (let k = 0; k < c! * m!; k++) out[(a * d * ew + b * d) * c! * m! + k] = values[(a * fw! + b) * c! * m! + k]!;
+  return { values: out, shape: [eh, ew, c!, m!] };
+}
+
+/**
+ * The cpu backend's result. Its depthwise gradient kernels ignore dilation (TF.js never asks for a
+ * dilated gradient), so a dilated case is computed as the undilated one with a zero-spread filter.
+ */
+async function cpuReference(kernel: string, values: Record<string, Float32Array>, shapes: Record<string, number[]>, attrs: Record<string, unknown>) {
+  const d = (attrs['dilations'] as number[] | undefined)?.[0] ?? 1;
+  if (d === 1) return runOn('cpu', kernel, values, shapes, attrs);
+  const plain = { ...attrs, dilations: [1, 1] };
+  if (kernel === 'DepthwiseConv2dNativeBackpropInput') {
+    const filter = dilateFilter(values['filter']!, shapes['filter']!, d);
+    return runOn('cpu', kernel, { ...values, filter: filter.values }, { ...shapes, filter: filter.shape }, plain);
+  }
+  const filterShape = attrs['filterShape'] as number[];
+  const [fh, fw, c, m] = filterShape as [number, number, number, number];
+  const spread = dilateFilter(new Float32Array(fh * fw * c * m), filterShape, d).shape;
+  const full = await runOn('cpu', kernel, values, shapes, { ...plain, filterShape: spread });
+  const ew = spread[1]!;
+  const picked = new Float32Array(fh * fw * c * m);
+  for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) for (let k = 0; k < c * m; k++) picked[(a * fw + b) * c * m + k] = full.values[(a * d * ew + b * d) * c * m + k]!;
+  return { shape: filterShape, values: picked };
+}
+
+function cases(random: SeededRandom): Case[] {
+  const pick = <T>(options: readonly T[]) => options[Math.floor(random.next() * options.length)]!;
+  const out: Case[] = [];
+  for (let i = 0; i < 24; i++) {
+    const n = pick([1, 2, 3]);
+    const h = pick([5, 7, 8, 12]);
+    const w = pick([5, 6, 9]);
+    const cin = pick([1, 3, 4]);
+    const cout = pick([1, 2, 5]);
+    const multiplier = pick([1, 1, 2]);
+    const fh = pick([1, 2, 3]);
+    const fw = pick([1, 3]);
+    const stride = pick([1, 2, 3]);
+    const dilation = stride === 1 ? pick([1, 2]) : 1;
+    const pad = pick(['same', 'valid', 1] as const);
+    const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], [stride, stride], [dilation, dilation], pad);
+    if (info.outHeight < 1 || info.outWidth < 1) continue;
+    const depthInfo = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, multiplier], [stride, stride], [dilation, dilation], pad, undefined, true);
+    const shape = `x ${n}×${h}×${w}×${cin} filter ${fh}×${fw} stride ${stride} dilation ${dilation} pad ${pad}`;
+    // TF.js computes conv2d gradients only without dilation (its cpu kernels ignore the attribute).
+    if (dilation === 1) {
+      out.push({
+        name: `Conv2DBackpropFilter ${shape} cout ${cout}`,
+        inputs: { x: [n, h, w, cin], dy: [n, info.outHeight, info.outWidth, cout] },
+        attrs: { strides: [stride, stride], pad, dataFormat: 'NHWC', filterShape: [fh, fw, cin, cout] },
+      });
+      out.push({
+        name: `Conv2DBackpropInput ${shape} cout ${cout}`,
+        inputs: { dy: [n, info.outHeight, info.outWidth, cout], filter: [fh, fw, cin, cout] },
+        attrs: { strides: [stride, stride], pad, dataFormat: 'NHWC', inputShape: [n, h, w, cin] },
+      });
+    }
+    out.push({
+      name: `DepthwiseConv2dNativeBackpropFilter ${shape} multiplier ${multiplier}`,
+      inputs: { x: [n, h, w, cin], dy: [n, depthInfo.outHeight, depthInfo.outWidth, cin * multiplier] },
+      attrs: { strides: [stride, stride], pad, dilations: [dilation, dilation], filterShape: [fh, fw, cin, multiplier] },
+    });
+    out.push({
+      name: `DepthwiseConv2dNativeBackpropInput ${shape} multiplier ${multiplier}`,
+      inputs: { dy: [n, depthInfo.outHeight, depthInfo.outWidth, cin * multiplier], filter: [fh, fw, cin, multiplier] },
+      attrs: { strides: [stride, stride], pad, dilations: [dilation, dilation], inputShape: [n, h, w, cin] },
+    });
+  }
+  return out;
+}
+
+describe('wasm training kernels', () => {
+  before(() => registerWasmTrainingKernels());
+
+  let largest = 0;
+  after(() => process.stderr.write(`      largest relative error against the cpu backend: ${largest.toExponential(2)}\n`));
+
+  for (const testCase of cases(new SeededRandom(7))) {
+    it(`agrees with cpu: ${testCase.name}`, async () => {
+      const random = new SeededRandom(testCase.name.length);
+      const values = Object.fromEntries(
+        Object.entries(testCase.inputs).map(([key, shape]) => [
+          key,
+          Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random.uniform(-1, 1)),
+        ]),
+      );
+      const kernel = testCase.name.split(' ')[0]!;
+      const cpu = await cpuReference(kernel, values, testCase.inputs, testCase.attrs);
+      const wasm = await runOn('wasm', kernel, values, testCase.inputs, testCase.attrs);
+      expect(wasm.shape).to.deep.equal(cpu.shape);
+      const scale = Math.max(1e-6, ...Array.from(cpu.values, Math.abs));
+      const error = Math.max(0, ...Array.from(cpu.values, (value, i) => Math.abs(value - wasm.values[i]!))) / scale;
+      largest = Math.max(largest, error);
+      expect(error).to.be.below(1e-4);
+    });
+  }
+
+  it('trains a convolution on wasm, matching the gradient cpu computes', async () => {
+    const random = new SeededRandom(11);
+    const xValues = Float32Array.from({ length: 2 * 9 * 9 * 3 }, () => random.uniform(-1, 1));
+    const wValues = Float32Array.from({ length: 3 * 3 * 3 * 4 }, () => random.uniform(-1, 1));
+    const gradients = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor4d(xValues, [2, 9, 9, 3]);
+      const w = tf.tensor4d(wValues, [3, 3, 3, 4]);
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same').square().sum())([x, w]);
+      const values = await Promise.all(grads.map((g) => g.data()));
+      tf.dispose([x, w, ...grads]);
+      return values;
+    };
+    const previous = tf.getBackend();
+    const cpu = await gradients('cpu');
+    const wasm = await gradients('wasm');
+    await tf.setBackend(previous);
+    cpu.forEach((values, k) => values.forEach((value, i) => expect(wasm[k]![i]).to.be.closeTo(value, 1e-3 * Math.max(1, Math.abs(value)))));
+  });
+});
