@@ -71,7 +71,9 @@ describe('experiment spec loader', () => {
   });
 
   it('rejects a missing spec file', async () => {
-    expect((await errorOf(loadSpec(join(dir, 'nope.yaml')))).message).to.contain('nope.yaml').and.contain('cannot read');
+    expect((await errorOf(loadSpec(join(dir, 'nope.yaml')))).message)
+      .to.contain('nope.yaml')
+      .and.contain('cannot read');
   });
 
   it('rejects a malformed --set', async () => {

@@ -6,12 +6,18 @@ import { SeededRandom, registerWasmTrainingKernels } from '@thaw/core';
 type Case = { name: string; inputs: Record<string, number[]>; attrs: Record<string, unknown> };
 
 /** Runs one kernel on a backend with the given inputs; returns its values. */
-async function runOn(backend: string, kernel: string, inputs: Record<string, Float32Array>, shapes: Record<string, number[]>, attrs: Record<string, unknown>) {
+async function runOn(
+  backend: string,
+  kernel: string,
+  inputs: Record<string, Float32Array>,
+  shapes: Record<string, number[]>,
+  attrs: Record<string, unknown>,
+) {
   const previous = tf.getBackend();
   await tf.setBackend(backend);
   try {
     const tensors = Object.fromEntries(Object.entries(inputs).map(([key, values]) => [key, tf.tensor(values, shapes[key])]));
-    const out = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+    const out = tf.engine().runKernel<tf.Tensor>(kernel, tensors, attrs as tf.NamedAttrMap);
     const result = { shape: out.shape, values: await out.data() };
     tf.dispose([out, ...Object.values(tensors)]);
     return result;
@@ -25,7 +31,9 @@ function dilateFilter(values: Float32Array, [fh, fw, c, m]: number[], d: number)
   const eh = (fh! - 1) * d + 1;
   const ew = (fw! - 1) * d + 1;
   const out = new Float32Array(eh * ew * c! * m!);
-  for (let a = 0; a < fh!; a++) for (let b = 0; b < fw!; b++) for (let k = 0; k < c! * m!; k++) out[(a * d * ew + b * d) * c! * m! + k] = values[(a * fw! + b) * c! * m! + k]!;
+  for (let a = 0; a < fh!; a++)
+    for (let b = 0; b < fw!; b++)
+      for (let k = 0; k < c! * m!; k++) out[(a * d * ew + b * d) * c! * m! + k] = values[(a * fw! + b) * c! * m! + k]!;
   return { values: out, shape: [eh, ew, c!, m!] };
 }
 
@@ -33,7 +41,12 @@ function dilateFilter(values: Float32Array, [fh, fw, c, m]: number[], d: number)
  * The cpu backend's result. Its depthwise gradient kernels ignore dilation (TF.js never asks for a
  * dilated gradient), so a dilated case is computed as the undilated one with a zero-spread filter.
  */
-async function cpuReference(kernel: string, values: Record<string, Float32Array>, shapes: Record<string, number[]>, attrs: Record<string, unknown>) {
+async function cpuReference(
+  kernel: string,
+  values: Record<string, Float32Array>,
+  shapes: Record<string, number[]>,
+  attrs: Record<string, unknown>,
+) {
   const d = (attrs['dilations'] as number[] | undefined)?.[0] ?? 1;
   if (d === 1) return runOn('cpu', kernel, values, shapes, attrs);
   const plain = { ...attrs, dilations: [1, 1] };
@@ -47,7 +60,9 @@ async function cpuReference(kernel: string, values: Record<string, Float32Array>
   const full = await runOn('cpu', kernel, values, shapes, { ...plain, filterShape: spread });
   const ew = spread[1]!;
   const picked = new Float32Array(fh * fw * c * m);
-  for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) for (let k = 0; k < c * m; k++) picked[(a * fw + b) * c * m + k] = full.values[(a * d * ew + b * d) * c * m + k]!;
+  for (let a = 0; a < fh; a++)
+    for (let b = 0; b < fw; b++)
+      for (let k = 0; k < c * m; k++) picked[(a * fw + b) * c * m + k] = full.values[(a * d * ew + b * d) * c * m + k]!;
   return { shape: filterShape, values: picked };
 }
 
@@ -68,7 +83,15 @@ function cases(random: SeededRandom): Case[] {
     const pad = pick(['same', 'valid', 1] as const);
     const info = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, cout], [stride, stride], [dilation, dilation], pad);
     if (info.outHeight < 1 || info.outWidth < 1) continue;
-    const depthInfo = tf.backend_util.computeConv2DInfo([n, h, w, cin], [fh, fw, cin, multiplier], [stride, stride], [dilation, dilation], pad, undefined, true);
+    const depthInfo = tf.backend_util.computeConv2DInfo(
+      [n, h, w, cin],
+      [fh, fw, cin, multiplier],
+      [stride, stride],
+      [dilation, dilation],
+      pad,
+      undefined,
+      true,
+    );
     const shape = `x ${n}×${h}×${w}×${cin} filter ${fh}×${fw} stride ${stride} dilation ${dilation} pad ${pad}`;
     // TF.js computes conv2d gradients only without dilation (its cpu kernels ignore the attribute).
     if (dilation === 1) {
@@ -131,7 +154,12 @@ describe('wasm training kernels', () => {
       await tf.setBackend(backend);
       const x = tf.tensor4d(xValues, [2, 9, 9, 3]);
       const w = tf.tensor4d(wValues, [3, 3, 3, 4]);
-      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same').square().sum())([x, w]);
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf
+          .conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')
+          .square()
+          .sum(),
+      )([x, w]);
       const values = await Promise.all(grads.map((g) => g.data()));
       tf.dispose([x, w, ...grads]);
       return values;

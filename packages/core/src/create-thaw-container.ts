@@ -18,7 +18,7 @@ export async function createThawContainer(options: ThawContainerOptions): Promis
   container.bind(ThawContainer).toConstantValue(container);
   container.bind(Tracker).toConstantValue(options.tracker);
   container.bind(Logger).toConstantValue(options.logger ?? silentLogger);
-  await container.load(coreModule);
+  await container.loadAsync(coreModule);
   const registry = container.get<PluginRegistry>(PluginRegistry);
   for (const { module, source } of options.modules ?? []) await registry.load(module, source);
   return container;

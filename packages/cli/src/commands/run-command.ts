@@ -27,7 +27,6 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const pipeline = container.get<TrialPipeline>(TrialPipeline);
     pipeline.check(loaded);
     const backend = await selectBackend(args.backend);
-    for (const line of backend.skipped) logger.info(`backend ${line}`);
     const controller = new AbortController();
     const onSigint = () => {
       logger.warn('interrupted: stopping after this batch and recording the run as KILLED');

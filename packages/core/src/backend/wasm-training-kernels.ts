@@ -19,7 +19,7 @@ class KernelScope {
   run(name: string, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
     const kernel = tf.getKernel(name, 'wasm');
     if (!kernel) throw new Error(`wasm kernel ${name} is not registered`);
-    const out = kernel.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, attrs: attrs as tf.NamedAttrMap, backend: this.backend }) as TensorInfo;
+    const out = kernel.kernelFunc({ inputs: inputs, attrs: attrs as tf.NamedAttrMap, backend: this.backend }) as TensorInfo;
     this.intermediates.push(out);
     return out;
   }
@@ -36,7 +36,12 @@ class KernelScope {
   padOrCrop(x: TensorInfo, top: number, bottom: number, left: number, right: number): TensorInfo {
     let out = x;
     if (top > 0 || bottom > 0 || left > 0 || right > 0) {
-      const paddings = [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]];
+      const paddings = [
+        [0, 0],
+        [Math.max(top, 0), Math.max(bottom, 0)],
+        [Math.max(left, 0), Math.max(right, 0)],
+        [0, 0],
+      ];
       out = this.run('PadV2', { x: out }, { paddings, constantValue: 0 });
     }
     if (top < 0 || bottom < 0 || left < 0 || right < 0) {
@@ -65,7 +70,21 @@ class KernelScope {
     let spread = dy;
     if (sh > 1 || sw > 1) {
       const expanded = this.reshape(dy, [n, outH, 1, outW, 1, depth]);
-      const zeros = this.run('PadV2', { x: expanded }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+      const zeros = this.run(
+        'PadV2',
+        { x: expanded },
+        {
+          paddings: [
+            [0, 0],
+            [0, 0],
+            [0, sh - 1],
+            [0, 0],
+            [0, sw - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       spread = this.reshape(zeros, [n, outH * sh, outW * sw, depth]);
     }
     const padTop = dh * (fh - 1) - padInfo.top;
@@ -89,7 +108,7 @@ function pair(value: unknown): [number, number] {
 
 function checkLayout(attrs: Attrs, kernel: string): void {
   if (attrs['dataFormat'] !== undefined && attrs['dataFormat'] !== 'NHWC' && attrs['dataFormat'] !== 'channelsLast') {
-    throw new Error(`${kernel} on wasm supports NHWC only; received dataFormat ${String(attrs['dataFormat'])}`);
+    throw new Error(`${kernel} on wasm supports NHWC only; received dataFormat ${JSON.stringify(attrs['dataFormat'])}`);
   }
 }
 
@@ -115,7 +134,15 @@ function coveringPads(
  * 'valid' convolution of the padded input, batch and channels swapped, with the output gradient
  * as its filter — strides become dilations and dilations become strides.
  */
-function conv2dBackpropFilter({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfo {
+function conv2dBackpropFilter({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): TensorInfo {
   const a = (attrs ?? {}) as Attrs;
   checkLayout(a, 'Conv2DBackpropFilter');
   const x = inputs['x']!;
@@ -147,7 +174,15 @@ function conv2dBackpropFilter({ inputs, attrs, backend }: { inputs: tf.NamedTens
  * filter tap, a strided slice of the input times the output gradient, summed over the batch and
  * positions. One tap at a time keeps memory at one slice.
  */
-function depthwiseBackpropFilter({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfo {
+function depthwiseBackpropFilter({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): TensorInfo {
   const a = (attrs ?? {}) as Attrs;
   checkLayout(a, 'DepthwiseConv2dNativeBackpropFilter');
   const x = inputs['x']!;
@@ -203,7 +238,15 @@ function depthwiseBackpropFilter({ inputs, attrs, backend }: { inputs: tf.NamedT
  * dx = the spread output gradient (see spreadForTransposedConv) under a 'valid' depthwise convolution with the filter rotated by 180° (same dilation) gives the input's
  * size; with a channel multiplier M the M gradients of each input channel are summed.
  */
-function depthwiseBackpropInput({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfo {
+function depthwiseBackpropInput({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): TensorInfo {
   const a = (attrs ?? {}) as Attrs;
   checkLayout(a, 'DepthwiseConv2dNativeBackpropInput');
   const dy = inputs['dy']!;
@@ -227,7 +270,11 @@ function depthwiseBackpropInput({ inputs, attrs, backend }: { inputs: tf.NamedTe
   const padded = scope.spreadForTransposedConv(dy, [height, width], [fh, fw], [sh, sw], [dh, dw], info.padInfo);
   const rotated = scope.run('Reverse', { x: filter }, { dims: [0, 1] });
   const perChannel = scope.reshape(rotated, [fh, fw, channels * multiplier, 1]);
-  const conv = scope.run('DepthwiseConv2dNative', { x: padded, filter: perChannel }, { strides: [1, 1], dilations: [dh, dw], pad: 'valid' });
+  const conv = scope.run(
+    'DepthwiseConv2dNative',
+    { x: padded, filter: perChannel },
+    { strides: [1, 1], dilations: [dh, dw], pad: 'valid' },
+  );
   if (multiplier === 1) return scope.finish(conv);
   const split = scope.reshape(conv, [n, height, width, channels, multiplier]);
   return scope.finish(scope.run('Sum', { x: split }, { axis: [4], keepDims: false }));
@@ -238,7 +285,15 @@ function depthwiseBackpropInput({ inputs, attrs, backend }: { inputs: tf.NamedTe
  * its in/out channels swapped. Replaces wasm's own kernel, which is many times slower than its
  * XNNPACK forward convolution.
  */
-function conv2dBackpropInput({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfo {
+function conv2dBackpropInput({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): TensorInfo {
   const a = (attrs ?? {}) as Attrs;
   checkLayout(a, 'Conv2DBackpropInput');
   const dy = inputs['dy']!;
@@ -258,7 +313,9 @@ function conv2dBackpropInput({ inputs, attrs, backend }: { inputs: tf.NamedTenso
   const scope = new KernelScope(backend as Backend);
   const padded = scope.spreadForTransposedConv(dy, [inputShape[1], inputShape[2]], [fh, fw], strides, dilations, info.padInfo);
   const rotated = scope.transpose(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
-  return scope.finish(scope.run('Conv2D', { x: padded, filter: rotated }, { strides: [1, 1], dilations, pad: 'valid', dataFormat: 'NHWC' }));
+  return scope.finish(
+    scope.run('Conv2D', { x: padded, filter: rotated }, { strides: [1, 1], dilations, pad: 'valid', dataFormat: 'NHWC' }),
+  );
 }
 
 /**
@@ -282,15 +339,15 @@ function tile(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; ba
 let wasmTile: tf.KernelConfig | undefined;
 
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
-  { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter as tf.KernelFunc },
-  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter as tf.KernelFunc },
-  { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput as tf.KernelFunc },
+  { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter },
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
 ];
 
 /** Kernels wasm has, replaced by faster compositions. */
 export const wasmFasterKernels: readonly tf.KernelConfig[] = [
-  { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInput as tf.KernelFunc },
-  { kernelName: 'Tile', backendName: 'wasm', kernelFunc: tile as tf.KernelFunc },
+  { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInput },
+  { kernelName: 'Tile', backendName: 'wasm', kernelFunc: tile },
 ];
 
 const registered = new Set<string>();

@@ -19,7 +19,7 @@ export function validatePluginOptions<Options>(plugin: PluginContribution<Option
   const result = plugin.optionsSchema.safeParse(options);
   if (result.success) return result.data;
   const [file, field] = splitWhere(where);
-  const allowed = plugin.optionsSchema instanceof z.ZodObject ? Object.keys(plugin.optionsSchema.shape as object) : undefined;
+  const allowed = plugin.optionsSchema instanceof z.ZodObject ? Object.keys(plugin.optionsSchema.shape) : undefined;
   const lines = formatSchemaIssues(result.error, options, field, (path) => (path.length === 0 ? allowed : undefined));
   throw new ThawError(`${file}: invalid options for ${plugin.id}\n  ${lines.join('\n  ')}`);
 }

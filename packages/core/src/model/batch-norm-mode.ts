@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 const patched = Symbol('thaw.inferenceMode');
 type CallableLayer = tf.layers.Layer & { [patched]?: true };
@@ -15,7 +15,7 @@ export function isBatchNormalization(layer: tf.layers.Layer): boolean {
 export function setInferenceMode(layer: tf.layers.Layer, inference: boolean): void {
   const target = layer as CallableLayer;
   if (inference && !target[patched]) {
-    const prototypeCall = Object.getPrototypeOf(layer).call as tf.layers.Layer['call'];
+    const prototypeCall = (Object.getPrototypeOf(layer) as { call: tf.layers.Layer['call'] }).call;
     Object.defineProperty(target, 'call', {
       configurable: true,
       writable: true,

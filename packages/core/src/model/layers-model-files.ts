@@ -59,7 +59,7 @@ export function layersModelFolder(dir: string, userDefinedMetadata?: Record<stri
 export async function readModelMetadata(dir: string): Promise<Record<string, unknown> | undefined> {
   try {
     const modelJson = JSON.parse(await readFile(join(dir, MODEL_FILE), 'utf8')) as tf.io.ModelJSON;
-    return modelJson.userDefinedMetadata as Record<string, unknown> | undefined;
+    return modelJson.userDefinedMetadata;
   } catch {
     return undefined;
   }

@@ -18,7 +18,7 @@ export function splitModel(model: tf.LayersModel, cutLayerName: string): SplitMo
   const cutLayer = model.getLayer(cutLayerName);
   const cutTensor = cutLayer.getOutputAt(0) as SymbolicTensor;
   const prefix = tf.model({ inputs: model.inputs, outputs: cutTensor, name: `${model.name}_to_${cutLayerName}` });
-  const featureInput = tf.input({ shape: cutTensor.shape.slice(1) as number[], name: `${cutLayerName}_features` });
+  const featureInput = tf.input({ shape: cutTensor.shape.slice(1), name: `${cutLayerName}_features` });
   const mapped = new Map<number, SymbolicTensor>([[cutTensor.id, featureInput]]);
   for (const layer of model.layers) {
     const node = layer.inboundNodes[0];
@@ -31,7 +31,7 @@ export function splitModel(model: tf.LayersModel, cutLayerName: string): SplitMo
         `cannot cut ${model.name} after layer ${cutLayerName}: layer ${layer.name} also takes a tensor from below the cut; expected the cut at a unit boundary`,
       );
     }
-    const applied = layer.apply(known.length === 1 ? known[0]! : (known as SymbolicTensor[])) as SymbolicTensor | SymbolicTensor[];
+    const applied = layer.apply(known.length === 1 ? known[0]! : known) as SymbolicTensor | SymbolicTensor[];
     const outputs = Array.isArray(applied) ? applied : [applied];
     node.outputTensors.forEach((tensor, index) => mapped.set(tensor.id, outputs[index]!));
   }

@@ -11,6 +11,7 @@ import { LoadStage } from '../contracts/load-stage.js';
 import { validatePluginOptions } from '../contracts/plugin-contribution.js';
 import { TrainStage } from '../contracts/train-stage.js';
 import { TrialEvents, TrialObserver, type TrialInfo, type TrialResult } from '../contracts/trial-observer.js';
+import { disposeModel } from '../model/dispose-model.js';
 import { layersModelFolder } from '../model/layers-model-files.js';
 import { PluginRegistry, ThawContainer } from '../plugins/plugin-registry.js';
 import { configHash } from '../spec/flatten-spec.js';
@@ -95,7 +96,8 @@ export class TrialPipelineImpl implements TrialPipeline {
         const train = await this.trainStage.train({ built, phases, data, augmenter, config: spec.train, seed: spec.seed, events });
         const split = spec.evaluate.split === 'test' ? data.test : data.validation;
         const evaluation = await this.evaluateStage.evaluate(built.model, split, data.classNames, spec.evaluate.split);
-        const savedBase = spec.output.base === undefined ? undefined : await saveBase(built, resolve(loaded.dir, spec.output.base), loaded, data);
+        const savedBase =
+          spec.output.base === undefined ? undefined : await saveBase(built, resolve(loaded.dir, spec.output.base), loaded, data);
         const result: TrialResult = {
           trial,
           built,
@@ -114,7 +116,7 @@ export class TrialPipelineImpl implements TrialPipeline {
         throw error;
       } finally {
         disposeSplits(data);
-        built?.model.dispose();
+        if (built) disposeModel(built.model);
       }
     });
   }
@@ -132,7 +134,7 @@ function abortCheck(signal: AbortSignal): TrialObserver {
 function rescaleSplits(data: DatasetSplits, [low, high]: readonly [number, number]): DatasetSplits {
   if (low === 0 && high === 1) return data;
   const rescale = (images: tf.Tensor4D) => {
-    const out = tf.tidy(() => images.mul(high - low).add(low) as tf.Tensor4D);
+    const out = tf.tidy(() => images.mul<tf.Tensor4D>(high - low).add<tf.Tensor4D>(low));
     images.dispose();
     return out;
   };

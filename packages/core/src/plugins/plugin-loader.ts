@@ -27,22 +27,28 @@ export async function importPluginModule(name: string, specDir: string, where: s
   if (isPath) {
     const file = resolve(specDir, name);
     if (!existsSync(file)) {
-      throw new ThawError(`${where}: plugin file ${JSON.stringify(name)} not found at ${file}; expected a JavaScript module path relative to the spec`);
+      throw new ThawError(
+        `${where}: plugin file ${JSON.stringify(name)} not found at ${file}; expected a JavaScript module path relative to the spec`,
+      );
     }
     url = pathToFileURL(file).href;
     source = { kind: 'file', name: file };
   } else {
     const require = createRequire(join(specDir, 'noop.js'));
     const candidates = name.startsWith('@') || name.includes('/') ? [name] : [name, `@thaw/plugin-${name}`, `thaw-plugin-${name}`];
-    const found = candidates.map((candidate) => {
-      try {
-        return { candidate, path: require.resolve(candidate) };
-      } catch {
-        return undefined;
-      }
-    }).find((entry) => entry !== undefined);
+    const found = candidates
+      .map((candidate) => {
+        try {
+          return { candidate, path: require.resolve(candidate) };
+        } catch {
+          return undefined;
+        }
+      })
+      .find((entry) => entry !== undefined);
     if (!found) {
-      throw new ThawError(`${where}: plugin package ${JSON.stringify(name)} not found (tried ${candidates.join(', ')} from ${specDir}); expected an installed npm package or a path starting with ./`);
+      throw new ThawError(
+        `${where}: plugin package ${JSON.stringify(name)} not found (tried ${candidates.join(', ')} from ${specDir}); expected an installed npm package or a path starting with ./`,
+      );
     }
     url = pathToFileURL(found.path).href;
     source = { kind: 'package', name: found.candidate };

@@ -50,7 +50,7 @@ export class PluginRegistryImpl implements PluginRegistry {
   async load(module: ContainerModule, source: PluginSource): Promise<void> {
     if (this.loaded.has(module)) return;
     this.loaded.add(module);
-    await this.container.load(module);
+    await this.container.loadAsync(module);
     for (const kind of Object.keys(symbols) as PluginKind[]) {
       const seen = new Map<string, PluginContribution>();
       for (const contribution of this.all(kind)) {

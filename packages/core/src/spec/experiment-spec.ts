@@ -7,9 +7,12 @@ const pluginId = z
 const pluginSection = () => z.looseObject({ plugin: pluginId });
 
 const fraction = (what: string) =>
-  z.number({ error: `expected a number between 0 and 1 (${what})` }).gt(0, { error: `expected a number > 0 (${what})` }).lte(1, {
-    error: `expected a number <= 1 (${what})`,
-  });
+  z
+    .number({ error: `expected a number between 0 and 1 (${what})` })
+    .gt(0, { error: `expected a number > 0 (${what})` })
+    .lte(1, {
+      error: `expected a number <= 1 (${what})`,
+    });
 
 const augmentOp = z.discriminatedUnion(
   'op',
@@ -27,9 +30,12 @@ const augmentOp = z.discriminatedUnion(
 );
 
 const positiveInt = (what: string) =>
-  z.number({ error: `expected a positive integer (${what})` }).int({ error: `expected an integer (${what})` }).min(1, {
-    error: `expected an integer >= 1 (${what})`,
-  });
+  z
+    .number({ error: `expected a positive integer (${what})` })
+    .int({ error: `expected an integer (${what})` })
+    .min(1, {
+      error: `expected an integer >= 1 (${what})`,
+    });
 
 const earlyStopping = z.strictObject({
   monitor: z.enum(['val_loss', 'val_accuracy']).default('val_loss'),

@@ -31,7 +31,9 @@ export async function loadSpec(file: string, overrides: readonly string[] = []):
     throw new ThawError(`${file}: not valid YAML: ${detail}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ThawError(`${file}: received ${raw === null ? 'an empty document' : typeof raw}; expected a YAML mapping with name, data, model …`);
+    throw new ThawError(
+      `${file}: received ${raw === null ? 'an empty document' : typeof raw}; expected a YAML mapping with name, data, model …`,
+    );
   }
   const record = raw as Record<string, unknown>;
   for (const assignment of overrides) applySetOverride(record, assignment);
@@ -57,7 +59,7 @@ function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
     if (current === undefined) return undefined;
   }
   current = unwrap(current);
-  return current instanceof z.ZodObject ? Object.keys(current.shape as object) : undefined;
+  return current instanceof z.ZodObject ? Object.keys(current.shape) : undefined;
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {

@@ -36,7 +36,11 @@ class AffineAugmenter implements Augmenter {
         if (op.op !== 'contrast') continue;
         const factors = Float32Array.from({ length: batch }, () => this.random.uniform(1 - op.factor, 1 + op.factor));
         const mean = out.mean([1, 2], true);
-        out = out.sub(mean).mul(tf.tensor4d(factors, [batch, 1, 1, 1])).add(mean).clipByValue(0, 1) as tf.Tensor4D;
+        out = out
+          .sub(mean)
+          .mul(tf.tensor4d(factors, [batch, 1, 1, 1]))
+          .add(mean)
+          .clipByValue(0, 1) as tf.Tensor4D;
       }
       return out;
     });

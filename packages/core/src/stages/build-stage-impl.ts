@@ -41,9 +41,7 @@ export class BuildStageImpl implements BuildStage {
 function checkBase(base: BaseModel, where: string, inputShape: number[]): void {
   const expected = base.model.inputs[0]!.shape.slice(1);
   if (expected.some((size, index) => size !== null && size !== inputShape[index])) {
-    throw new ThawError(
-      `${where}: the base expects input of shape [${expected.join(', ')}] but the data have [${inputShape.join(', ')}]`,
-    );
+    throw new ThawError(`${where}: the base expects input of shape [${expected.join(', ')}] but the data have [${inputShape.join(', ')}]`);
   }
   const seen = new Set<string>();
   for (const unit of base.units) {

@@ -10,7 +10,7 @@ const EVALUATION_BATCH = 128;
 export class EvaluateStageImpl implements EvaluateStage {
   async evaluate(model: tf.LayersModel, data: LabeledImages, classNames: readonly string[], split: string): Promise<Evaluation> {
     const classes = classNames.length;
-    const [lossTensor, predictedTensor] = tf.tidy(() => {
+    const [lossTensor, predictedTensor] = tf.tidy((): [tf.Scalar, tf.Tensor] => {
       const probabilities = predictAll(model, data.images, EVALUATION_BATCH);
       return [crossEntropy(tf.oneHot(data.labels, classes), probabilities), tf.argMax(probabilities, -1)];
     });
@@ -21,7 +21,7 @@ export class EvaluateStageImpl implements EvaluateStage {
     predictedTensor.dispose();
 
     const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-    truth.forEach((label, index) => confusion[label]![predicted[index]!]! += 1);
+    truth.forEach((label, index) => (confusion[label]![predicted[index]!]! += 1));
     const perClass: ClassMetrics[] = classNames.map((className, c) => {
       const truePositives = confusion[c]![c]!;
       const support = confusion[c]!.reduce((sum, n) => sum + n, 0);

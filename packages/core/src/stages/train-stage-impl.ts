@@ -31,7 +31,7 @@ class PhaseInputs {
   /** The trainable part's input for the given training rows (caller disposes, e.g. within tidy). */
   batch(indices: tf.Tensor1D): tf.Tensor {
     if (this.trainFeatures) return tf.gather(this.trainFeatures, indices);
-    const images = this.request.augmenter.apply(tf.gather(this.request.data.train.images, indices) as tf.Tensor4D);
+    const images = this.request.augmenter.apply(tf.gather<tf.Tensor4D>(this.request.data.train.images, indices));
     const prefix = this.frozen.frozenPrefix;
     return prefix ? (prefix.predict(images) as tf.Tensor) : images;
   }

@@ -141,7 +141,9 @@ class FileStoreRun implements TrackedRun {
       if (await exists(file)) {
         const previous = await readFile(file, 'utf8');
         if (previous !== value) {
-          throw new ThawError(`param ${key} of run ${this.runId} is already ${describeValue(previous)}; params cannot change (received ${describeValue(value)})`);
+          throw new ThawError(
+            `param ${key} of run ${this.runId} is already ${describeValue(previous)}; params cannot change (received ${describeValue(value)})`,
+          );
         }
         continue;
       }

@@ -17,7 +17,11 @@ import { trialNote, confusionCsv, learningCurvesCsv } from '../results/trial-rep
 
 function gitCommit(dir: string): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || undefined;
+    return (
+      execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim() || undefined
+    );
   } catch {
     return undefined;
   }
@@ -31,8 +35,12 @@ function metricKey(name: string): string {
 @injectable()
 export class TrackingObserver implements TrialObserver {
   readonly order = 100;
-  private run: TrackedRun | undefined;
-  private phaseIndex = 0;
+  /** Runs being recorded, innermost last: a trial may run another first (from-run with ifMissing: run). */
+  private readonly open: { run: TrackedRun; phases: number }[] = [];
+
+  private get current() {
+    return this.open[this.open.length - 1];
+  }
 
   constructor(@inject(Tracker) private readonly tracker: Tracker) {}
 
@@ -47,19 +55,21 @@ export class TrackingObserver implements TrialObserver {
     };
     const commit = gitCommit(dir);
     if (commit !== undefined) tags['mlflow.source.git.commit'] = commit;
-    this.phaseIndex = 0;
-    this.run = await this.tracker.startRun({
+    const run = await this.tracker.startRun({
       experimentName: spec.tracking.experiment ?? spec.name,
       runName: trial.runName,
       tags,
       ...(trial.parentRunId === undefined ? {} : { parentRunId: trial.parentRunId }),
     });
-    await this.run.logParams({ ...flattenSpec(spec), backend: trial.backend });
+    this.open.push({ run, phases: 0 });
+    await run.logParams({ ...flattenSpec(spec), backend: trial.backend });
   }
 
   async onPhaseBegin(phase: Phase, facts: ModelFacts): Promise<void> {
-    const prefix = `phase.${this.phaseIndex++}`;
-    await this.run?.logParams({
+    const current = this.current;
+    if (!current) return;
+    const prefix = `phase.${current.phases++}`;
+    await current.run.logParams({
       [`${prefix}.name`]: phase.name,
       [`${prefix}.epochs`]: String(phase.epochs),
       [`${prefix}.learningRate`]: String(phase.learningRate),
@@ -80,11 +90,11 @@ export class TrackingObserver implements TrialObserver {
       ['val_accuracy', logs.valAccuracy],
       ['epoch_seconds', logs.seconds],
     ];
-    await this.run?.logMetrics(values.map(([key, value]) => ({ key, value, step: logs.epoch, timestamp })));
+    await this.current?.run.logMetrics(values.map(([key, value]) => ({ key, value, step: logs.epoch, timestamp })));
   }
 
   async onTrialEnd(result: TrialResult): Promise<void> {
-    const run = this.run;
+    const run = this.current?.run;
     if (!run) return;
     const { facts, evaluation, built, trial } = result;
     await run.logParams({
@@ -128,12 +138,11 @@ export class TrackingObserver implements TrialObserver {
     await run.end('FINISHED');
     result.runId = run.runId;
     result.runLocation = run.location;
-    this.run = undefined;
+    this.open.pop();
   }
 
   async onTrialError(_trial: TrialInfo, error: unknown, interrupted: boolean): Promise<void> {
-    const run = this.run;
-    this.run = undefined;
+    const run = this.open.pop()?.run;
     if (!run) return;
     await run.setTags({ 'thaw.error': messageOf(error).slice(0, 4000) });
     await run.end(interrupted ? 'KILLED' : 'FAILED');

@@ -10,7 +10,6 @@ import {
   layersModelFolder,
   loadSpec,
   messageOf,
-  readModelMetadata,
   displayPath,
   type BaseModel,
   type BaseModelContext,
@@ -22,7 +21,10 @@ const optionsSchema = z
   .strictObject({
     spec: z.string().min(1).optional().describe('the spec whose output.base is the base, relative to this spec'),
     path: z.string().min(1).optional().describe('a folder holding a base saved by thaw (model.json + weights.bin)'),
-    ifMissing: z.enum(['error', 'run']).default('error').describe('when the base does not exist yet: stop and say how to make it, or run its spec first'),
+    ifMissing: z
+      .enum(['error', 'run'])
+      .default('error')
+      .describe('when the base does not exist yet: stop and say how to make it, or run its spec first'),
   })
   .refine((options) => (options.spec === undefined) !== (options.path === undefined), { error: 'expected exactly one of spec or path' });
 type Options = z.output<typeof optionsSchema>;
@@ -44,15 +46,17 @@ export class FromRunBaseModel implements BaseModelPlugin<Options> {
 
   async build(options: Options, context: BaseModelContext): Promise<BaseModel> {
     const dir = await this.locate(options, context);
-    const metadata = ((await readModelMetadata(dir))?.['thaw'] ?? {}) as ThawMetadata;
+    const artifacts = await layersModelFolder(dir).load!();
+    const metadata = ((artifacts.userDefinedMetadata ?? {}) as { thaw?: ThawMetadata }).thaw ?? {};
     if (!Array.isArray(metadata.units)) {
-      throw new ThawError(`${context.where}: ${join(dir, 'model.json')} was not saved by thaw (no units in its metadata); expected a base saved through output.base`);
+      throw new ThawError(
+        `${context.where}: ${join(dir, 'model.json')} was not saved by thaw (no units in its metadata); expected a base saved through output.base`,
+      );
     }
     let model: tf.LayersModel;
     try {
-      model = await tf.loadLayersModel(layersModelFolder(dir));
+      model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
     } catch (error) {
-      if (error instanceof ThawError) throw error;
       throw new ThawError(`${context.where}: cannot load the base in ${dir}: ${messageOf(error)}`);
     }
     return {
@@ -67,14 +71,18 @@ export class FromRunBaseModel implements BaseModelPlugin<Options> {
     if (options.path !== undefined) {
       const dir = resolve(context.specDir, options.path);
       if (!existsSync(join(dir, 'model.json'))) {
-        throw new ThawError(`${context.where}.path: received ${JSON.stringify(options.path)}, but ${join(dir, 'model.json')} does not exist; expected a folder saved by thaw`);
+        throw new ThawError(
+          `${context.where}.path: received ${JSON.stringify(options.path)}, but ${join(dir, 'model.json')} does not exist; expected a folder saved by thaw`,
+        );
       }
       return dir;
     }
     const specFile = resolve(context.specDir, options.spec!);
     const source = await loadSpec(specFile);
     if (source.spec.output.base === undefined) {
-      throw new ThawError(`${context.where}.spec: ${displayPath(specFile)} has no output.base, so it saves no base; expected a spec that sets output.base`);
+      throw new ThawError(
+        `${context.where}.spec: ${displayPath(specFile)} has no output.base, so it saves no base; expected a spec that sets output.base`,
+      );
     }
     const dir = resolve(source.dir, source.spec.output.base);
     if (existsSync(join(dir, 'model.json'))) return dir;

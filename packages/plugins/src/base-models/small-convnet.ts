@@ -11,6 +11,12 @@ const optionsSchema = z.strictObject({
     .default([32, 64, 128])
     .describe('filters of each conv block, input → output'),
   kernelSize: z.number().int().min(1).max(7).default(3).describe('square kernel size of every convolution'),
+  batchNormMomentum: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.9)
+    .describe('momentum of the BN moving statistics; Keras uses 0.99, which needs thousands of steps to forget their initial values'),
 });
 type Options = z.output<typeof optionsSchema>;
 
@@ -34,7 +40,7 @@ export class SmallConvnet implements BaseModelPlugin<Options> {
       const name = `block${index + 1}`;
       const layers: tf.layers.Layer[] = [
         tf.layers.conv2d({ filters, kernelSize: options.kernelSize, padding: 'same', useBias: false, name: `${name}_conv` }),
-        tf.layers.batchNormalization({ name: `${name}_bn` }),
+        tf.layers.batchNormalization({ momentum: options.batchNormMomentum, name: `${name}_bn` }),
         tf.layers.activation({ activation: 'relu', name: `${name}_relu` }),
       ];
       if (size >= 2) {

@@ -33,7 +33,8 @@ export type FineTuneOptions = z.output<typeof fineTuneOptions>;
 @injectable()
 export class FineTuneStrategy implements StrategyPlugin<FineTuneOptions> {
   readonly id: string = 'fine-tune';
-  readonly description: string = 'train the top k units of the base and the head (unfreeze: k | all; 0 = feature extraction), optionally after a head-only phase';
+  readonly description: string =
+    'train the top k units of the base and the head (unfreeze: k | all; 0 = feature extraction), optionally after a head-only phase';
   readonly optionsSchema: z.ZodType<FineTuneOptions> = fineTuneOptions;
 
   plan(options: FineTuneOptions, context: StrategyContext): Phase[] {

@@ -6,9 +6,24 @@ import { SeededRandom, ThawError, type DatasetContext, type DatasetPlugin, type 
 import { readIdx, type IdxData } from './idx-file.js';
 import { FASHION_MNIST_FILES, FASHION_MNIST_URL, findFashionMnist } from './fashion-mnist-files.js';
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
 
-const perClass = (what: string) => z.number().int({ error: `expected an integer (${what})` }).min(1, { error: `expected at least 1 (${what})` });
+const perClass = (what: string) =>
+  z
+    .number()
+    .int({ error: `expected an integer (${what})` })
+    .min(1, { error: `expected at least 1 (${what})` });
 
 const optionsSchema = z.strictObject({
   classes: z
@@ -18,7 +33,9 @@ const optionsSchema = z.strictObject({
     .default([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     .describe('class indices to use (0 T-shirt/top … 9 Ankle boot); labels follow this order'),
   trainPerClass: perClass('training images per class').optional().describe('training images per class (default: all that remain)'),
-  validationPerClass: perClass('validation images per class').default(100).describe('validation images per class, drawn from the training file'),
+  validationPerClass: perClass('validation images per class')
+    .default(100)
+    .describe('validation images per class, drawn from the training file'),
   testPerClass: perClass('test images per class').optional().describe('test images per class, from the test file (default: all)'),
   path: z.string().min(1).optional().describe('folder with the four IDX .gz files, relative to the spec'),
   download: z.boolean().default(true).describe('download into the cache when no local copy is found'),
@@ -30,7 +47,8 @@ type Options = z.output<typeof optionsSchema>;
 @injectable()
 export class FashionMnistDataset implements DatasetPlugin<Options> {
   readonly id = 'fashion-mnist';
-  readonly description = 'Fashion-MNIST (28×28 grey images, 10 classes) from IDX files: local path, cache, Debian package, download, or a bundled subset';
+  readonly description =
+    'Fashion-MNIST (28×28 grey images, 10 classes) from IDX files: local path, cache, Debian package, download, or a bundled subset';
   readonly optionsSchema = optionsSchema;
 
   async load(options: Options, context: DatasetContext): Promise<DatasetSplits> {
@@ -43,9 +61,12 @@ export class FashionMnistDataset implements DatasetPlugin<Options> {
       log: context.log,
     });
     const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
-      [FASHION_MNIST_FILES.trainImages, FASHION_MNIST_FILES.trainLabels, FASHION_MNIST_FILES.testImages, FASHION_MNIST_FILES.testLabels].map(
-        (file) => readIdx(join(folder.dir, file)),
-      ),
+      [
+        FASHION_MNIST_FILES.trainImages,
+        FASHION_MNIST_FILES.trainLabels,
+        FASHION_MNIST_FILES.testImages,
+        FASHION_MNIST_FILES.testLabels,
+      ].map((file) => readIdx(join(folder.dir, file))),
     );
     checkPair(trainImages!, trainLabels!, join(folder.dir, FASHION_MNIST_FILES.trainImages));
     checkPair(testImages!, testLabels!, join(folder.dir, FASHION_MNIST_FILES.testImages));

@@ -47,7 +47,7 @@ async function download(url: string, dir: string, timeoutMs: number): Promise<vo
       response = await fetch(address, { signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`${address}: ${cause?.code ?? cause?.message ?? messageOf(error)}`);
+      throw new Error(`${address}: ${cause?.code ?? cause?.message ?? messageOf(error)}`, { cause: error });
     }
     if (!response.ok) throw new Error(`${address}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());

@@ -21,7 +21,9 @@ export function decodeIdx(bytes: Uint8Array, file: string): IdxData {
     }
   }
   if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0 || raw[2] !== UNSIGNED_BYTE) {
-    throw new ThawError(`${file}: not an IDX file of unsigned bytes (header ${Buffer.from(raw.subarray(0, 4)).toString('hex')}); expected 000008xx`);
+    throw new ThawError(
+      `${file}: not an IDX file of unsigned bytes (header ${Buffer.from(raw.subarray(0, 4)).toString('hex')}); expected 000008xx`,
+    );
   }
   const rank = raw[3]!;
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -29,7 +31,9 @@ export function decodeIdx(bytes: Uint8Array, file: string): IdxData {
   const offset = 4 + 4 * rank;
   const expected = dims.reduce((a, b) => a * b, 1);
   if (raw.length - offset !== expected) {
-    throw new ThawError(`${file}: header says ${dims.join('×')} = ${expected} bytes of data but the file holds ${raw.length - offset}; the file is truncated or corrupt`);
+    throw new ThawError(
+      `${file}: header says ${dims.join('×')} = ${expected} bytes of data but the file holds ${raw.length - offset}; the file is truncated or corrupt`,
+    );
   }
   return { dims, data: raw.subarray(offset) };
 }

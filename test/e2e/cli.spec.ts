@@ -1,0 +1,206 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { THAW_BIN, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+
+const run = promisify(execFile);
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function thaw(cwd: string, ...args: string[]): Promise<Outcome> {
+  const env = { ...process.env, THAW_TEST_BACKEND: undefined };
+  try {
+    const { stdout, stderr } = await run(process.execPath, [THAW_BIN, ...args], { cwd, env, maxBuffer: 1 << 24 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+/** Status codes of every run in a file store (3 FINISHED, 4 FAILED …). */
+async function runStatuses(store: string): Promise<number[]> {
+  const statuses: number[] = [];
+  let experiments: string[];
+  try {
+    experiments = await readdir(store);
+  } catch {
+    return statuses;
+  }
+  for (const experiment of experiments) {
+    for (const entry of await readdir(join(store, experiment), { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name === 'tags') continue;
+      const meta = await readFile(join(store, experiment, entry.name, 'meta.yaml'), 'utf8');
+      statuses.push(Number(/^status: (\d)$/m.exec(meta)![1]));
+    }
+  }
+  return statuses;
+}
+
+describe('thaw CLI @slow', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  before(async () => ({ dir, remove } = await temporaryFolder()));
+  after(() => remove());
+
+  it('pretrains a base, then transfers it with --set strategy.unfreeze=2 and prints the result table', async () => {
+    await writeSpec(
+      dir,
+      'pretrain.yaml',
+      tinySpec({
+        name: 'pretrain',
+        strategy: { plugin: 'fine-tune', unfreeze: 'all', batchNorm: 'train' },
+        output: { base: 'models/pretrain' },
+      }),
+    );
+    const transfer = tinySpec({
+      name: 'transfer',
+      data: { plugin: 'fashion-mnist', classes: [5, 6, 7], trainPerClass: 16, validationPerClass: 8, testPerClass: 8 },
+      model: { base: { plugin: 'from-run', spec: 'pretrain.yaml' } },
+      strategy: { plugin: 'fine-tune', unfreeze: 0 },
+    });
+    await writeSpec(dir, 'transfer.yaml', transfer);
+
+    const missing = await thaw(dir, 'run', 'transfer.yaml');
+    expect(missing.code).to.equal(2);
+    expect(missing.stderr).to.contain('does not exist yet; it is produced by `thaw run pretrain.yaml`');
+
+    const pretrain = await thaw(dir, 'run', 'pretrain.yaml');
+    expect(pretrain.code, pretrain.stderr).to.equal(0);
+    expect(pretrain.stdout).to.contain('base saved to');
+
+    const result = await thaw(dir, 'run', 'transfer.yaml', '--set', 'strategy.unfreeze=2', '--backend', 'wasm');
+    expect(result.code, result.stderr).to.equal(0);
+    for (const line of [
+      /test loss\s+\d+\.\d{4}/,
+      /test accuracy\s+\d+\.\d%/,
+      /trainable units\s+2 of 2/,
+      /trainable params\s+[\d,]+/,
+      /non-trainable params\s+[\d,]+/,
+      /trainable variables\s+\d+/,
+      /backend\s+wasm/,
+      /wall time\s+[\d.]+ s/,
+    ]) {
+      expect(result.stdout).to.match(line);
+    }
+    for (const name of ['Sandal', 'Shirt', 'Sneaker'])
+      expect(result.stdout).to.match(new RegExp(`^${name}\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+8$`, 'm'));
+    expect(result.stderr).to.match(/epoch 2\/2 {2}loss/);
+    expect(await runStatuses(join(dir, 'mlruns'))).to.have.members([4, 3, 3]);
+  });
+
+  it('runs the base the transfer spec needs when it says ifMissing: run', async () => {
+    const sub = join(dir, 'auto');
+    await mkdir(sub);
+    await writeSpec(
+      sub,
+      'pretrain.yaml',
+      tinySpec({ name: 'pretrain', train: { epochs: 1, batchSize: 16 }, output: { base: 'models/pretrain' } }),
+    );
+    await writeSpec(
+      sub,
+      'transfer.yaml',
+      tinySpec({
+        name: 'transfer',
+        train: { epochs: 1, batchSize: 16 },
+        model: { base: { plugin: 'from-run', spec: 'pretrain.yaml', ifMissing: 'run' } },
+      }),
+    );
+    const result = await thaw(sub, 'run', 'transfer.yaml', '--quiet');
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stderr).to.contain('running pretrain.yaml first');
+    expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([3, 3]);
+  });
+
+  it('lists plugins with options and sources, and trains with one a spec loads from a file', async () => {
+    const sub = join(dir, 'plugin-list');
+    await mkdir(sub);
+    await writeFile(
+      join(sub, 'extra.js'),
+      `import { ContainerModule } from 'inversify';
+import { StrategyPlugin } from '@thaw/core';
+import { z } from 'zod';
+const strategy = {
+  id: 'top-only',
+  description: 'trains the top unit',
+  optionsSchema: z.strictObject({ rate: z.number().default(0.1).describe('a rate') }),
+  plan: (options, context) => [{ name: 'top', trainableUnits: [context.units.at(-1).name], batchNorm: 'frozen', epochs: context.train.epochs, learningRate: options.rate }],
+};
+export default new ContainerModule(({ bind }) => { bind(StrategyPlugin).toConstantValue(strategy); });
+`,
+    );
+    await writeSpec(sub, 'spec.yaml', tinySpec({ plugins: ['./extra.js'], strategy: { plugin: 'top-only', rate: 0.05 } }));
+    const listed = await thaw(sub, 'plugins', 'spec.yaml');
+    expect(listed.code, listed.stderr).to.equal(0);
+    for (const id of ['small-convnet', 'from-run', 'fine-tune', 'feature-extraction', 'fashion-mnist']) {
+      expect(listed.stdout).to.match(new RegExp(`^  ${id}  \\[built-in: @thaw/plugins\\]$`, 'm'));
+    }
+    expect(listed.stdout).to.match(/^ {2}top-only {2}\[file: .*extra\.js\]$/m);
+    expect(listed.stdout).to.match(/unfreeze\s+integer \| "all"\s+default 0\s+units of the base to train/);
+    expect(listed.stdout).to.match(/rate\s+number\s+default 0\.1\s+a rate/);
+
+    const trained = await thaw(sub, 'run', 'spec.yaml');
+    expect(trained.code, trained.stderr).to.equal(0);
+    expect(trained.stdout).to.match(/trainable units\s+1 of 2/);
+    expect(trained.stderr).to.contain('phase top: 1/2 units trainable');
+    expect(trained.stderr).to.contain('learning rate 0.05');
+  });
+
+  describe('bad input: exit code 2, one message naming what is wrong, no run marked finished', () => {
+    const cases: [string, Record<string, unknown> | string, RegExp][] = [
+      [
+        'an unknown plugin',
+        tinySpec({ model: { base: { plugin: 'resnet-9000' } } }),
+        /model\.base\.plugin: unknown base model plugin "resnet-9000"; expected one of: from-run, small-convnet/,
+      ],
+      [
+        'a mistyped option',
+        tinySpec({ model: { base: { plugin: 'small-convnet', filter: [4] } } }),
+        /invalid options for small-convnet\n {2}model\.base\.filter: unknown option \(received \[4\]\); allowed: filters, kernelSize/,
+      ],
+      [
+        'an option of the wrong type',
+        tinySpec({ strategy: { plugin: 'fine-tune', unfreeze: 'two' } }),
+        /strategy\.unfreeze: received "two"; expected a number of units ≥ 0 or "all"/,
+      ],
+      [
+        'missing dataset files',
+        tinySpec({ data: { plugin: 'fashion-mnist', path: './no-such-folder' } }),
+        /data\.path: received "\.\/no-such-folder", but .*no-such-folder does not hold the four Fashion-MNIST files/,
+      ],
+      [
+        'an unreadable base model',
+        tinySpec({ model: { base: { plugin: 'from-run', path: 'corrupt-model' } } }),
+        /corrupt-model\/model\.json: cannot read the model \(.*JSON.*\); expected a TF\.js layers model\.json/,
+      ],
+      ['a spec that is not YAML', 'name: [oops\n', /bad\.yaml: not valid YAML/],
+      [
+        'an unknown plugin module',
+        tinySpec({ plugins: ['./missing-plugin.js'] }),
+        /plugins\[0\]: plugin file "\.\/missing-plugin\.js" not found/,
+      ],
+    ];
+    for (const [what, spec, message] of cases) {
+      it(what, async () => {
+        const sub = join(dir, what.replaceAll(' ', '-'));
+        await mkdir(join(sub, 'corrupt-model'), { recursive: true });
+        await writeFile(join(sub, 'corrupt-model', 'model.json'), '{"modelTopology": ');
+        if (typeof spec === 'string') await writeFile(join(sub, 'bad.yaml'), spec);
+        else await writeSpec(sub, 'bad.yaml', spec);
+        const outcome = await thaw(sub, 'run', 'bad.yaml');
+        expect(outcome.code, outcome.stderr).to.equal(2);
+        const lines = outcome.stderr.split('\n').filter((line) => line.startsWith('thaw: '));
+        expect(lines, outcome.stderr).to.have.length(1);
+        expect(outcome.stderr).to.match(message);
+        expect(outcome.stderr).to.not.match(/\n\s+at /);
+        expect(await runStatuses(join(sub, 'mlruns'))).to.not.include(3);
+      });
+    }
+  });
+});
