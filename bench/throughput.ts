@@ -10,10 +10,13 @@ import { SmallConvnet } from '@thaw/plugins';
 const BATCH = 32;
 
 async function buildModel(): Promise<tf.LayersModel> {
-  const base = await new SmallConvnet().build(
-    new SmallConvnet().optionsSchema.parse({}),
-    { inputShape: [28, 28, 1], seed: 1, specDir: '.', log: { info: () => undefined, warn: () => undefined }, where: 'bench' },
-  );
+  const base = await new SmallConvnet().build(new SmallConvnet().optionsSchema.parse({}), {
+    inputShape: [28, 28, 1],
+    seed: 1,
+    specDir: '.',
+    log: { info: () => undefined, warn: () => undefined },
+    where: 'bench',
+  });
   const pooled = tf.layers.globalAveragePooling2d({}).apply(base.model.outputs[0]!) as tf.SymbolicTensor;
   const output = tf.layers.dense({ units: 5, activation: 'softmax' }).apply(pooled) as tf.SymbolicTensor;
   return tf.model({ inputs: base.model.inputs, outputs: output });
