@@ -40,7 +40,7 @@ async function measure(backend: BackendName): Promise<void> {
   const model = await buildModel();
   const x = tf.randomUniform([BATCH, 28, 28, 1]);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, 5, 'int32'), 5);
-  const optimizer = makeOptimizer({ epochs: 1, batchSize: BATCH, optimizer: 'adam', learningRate: 1e-3, momentum: 0 }, 1e-3);
+  const optimizer = makeOptimizer({ optimizer: 'adam', momentum: 0 }, 1e-3);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const seconds = backend === 'cpu' ? 20 : 5;
   const inference = await rate(async () => {

@@ -49,11 +49,12 @@ export function recordingLogger(): RecordingLogger {
   return { lines, info: (line) => lines.push(line), warn: (line) => lines.push(`warning: ${line}`) };
 }
 
-/** A container with the built-in plugins and a file store in `dir/mlruns`. */
-export async function testContainer(dir: string, logger: Logger = recordingLogger()): Promise<Container> {
+/** A container with the built-in plugins, a file store in `dir/mlruns` and a feature cache in `dir/features`. */
+export async function testContainer(dir: string, logger: Logger = recordingLogger(), diskCacheBytes = 0): Promise<Container> {
   return createThawContainer({
     tracker: new FileStoreTracker(join(dir, 'mlruns')),
     logger,
+    featureCache: { memoryBytes: 64 * 2 ** 20, diskBytes: diskCacheBytes, dir: join(dir, 'features') },
     modules: [{ module: pluginsModule, source: { kind: 'built-in', name: '@thaw/plugins' } }],
   });
 }

@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { AugmentStage, TrialPipeline, type AugmentOp, type Augmenter } from '@thaw/core';
+import { AugmentStage, FrozenFeatureCache, TrialPipeline, type AugmentOp, type Augmenter } from '@thaw/core';
 import { loadTinySpec, temporaryFolder, testContainer } from '../helpers/fixtures.js';
 
 describe('trial pipeline', () => {
@@ -27,6 +27,46 @@ describe('trial pipeline', () => {
     await pipeline.run(first, { backend: tf.getBackend() });
     await pipeline.run(second, { backend: tf.getBackend() });
     expect(tf.memory().numTensors).to.equal(baseline);
+    expect(
+      container.get<FrozenFeatureCache>(FrozenFeatureCache).stats().entries,
+      'the cache holds features, but no tensors',
+    ).to.be.greaterThan(0);
+  });
+
+  it('gives identical results with and without the frozen-feature cache, and reuses features across trials', async () => {
+    const container = await testContainer(dir);
+    const pipeline = container.get<TrialPipeline>(TrialPipeline);
+    const cache = container.get<FrozenFeatureCache>(FrozenFeatureCache);
+    const spec = (cacheFrozen: boolean) => ({
+      strategy: { plugin: 'fine-tune', unfreeze: 1, batchNorm: 'train' },
+      train: { epochs: 3, batchSize: 16, cacheFrozen },
+    });
+    const without = await pipeline.run(await loadTinySpec(dir, spec(false), 'c0.yaml'), { backend: tf.getBackend() });
+    expect(cache.stats().misses).to.equal(0);
+    const first = await pipeline.run(await loadTinySpec(dir, spec(true), 'c1.yaml'), { backend: tf.getBackend() });
+    expect(cache.stats()).to.include({ misses: 2, hits: 0 });
+    const second = await pipeline.run(await loadTinySpec(dir, spec(true), 'c2.yaml'), { backend: tf.getBackend() });
+    expect(cache.stats()).to.include({ misses: 2, hits: 2 });
+    expect(without.trial.configHash).to.equal(first.trial.configHash);
+    for (const result of [first, second]) {
+      expect(result.train.epochs.map((e) => [e.loss, e.accuracy, e.valLoss, e.valAccuracy])).to.deep.equal(
+        without.train.epochs.map((e) => [e.loss, e.accuracy, e.valLoss, e.valAccuracy]),
+      );
+      expect(result.evaluation.loss).to.equal(without.evaluation.loss);
+      expect(result.evaluation.confusionMatrix).to.deep.equal(without.evaluation.confusionMatrix);
+    }
+  });
+
+  it('shares frozen features between processes through the disk cache', async () => {
+    const spec = { strategy: { plugin: 'feature-extraction' }, train: { epochs: 1, batchSize: 16 } };
+    const writer = await testContainer(dir, undefined, 2 ** 24);
+    await writer.get<TrialPipeline>(TrialPipeline).run(await loadTinySpec(dir, spec, 'd1.yaml'), { backend: tf.getBackend() });
+    const reader = await testContainer(dir, undefined, 2 ** 24);
+    const result = await reader
+      .get<TrialPipeline>(TrialPipeline)
+      .run(await loadTinySpec(dir, spec, 'd2.yaml'), { backend: tf.getBackend() });
+    expect(reader.get<FrozenFeatureCache>(FrozenFeatureCache).stats()).to.include({ diskHits: 2, misses: 0 });
+    expect(result.evaluation.accuracy).to.be.a('number');
   });
 
   it('is reproducible: the same seed gives the same losses, another seed different ones', async () => {

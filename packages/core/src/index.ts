@@ -45,3 +45,5 @@ export * from './training/seeded-random.js';
 export { coreModule } from './core-module.js';
 export * from './create-thaw-container.js';
 export * from './util/display-path.js';
+export * from './util/thaw-cache-dir.js';
+export * from './training/frozen-feature-cache.js';

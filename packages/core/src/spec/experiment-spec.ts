@@ -70,6 +70,8 @@ export const ExperimentSpecSchema = z.strictObject({
       learningRate: z.number().positive({ error: 'expected a learning rate > 0' }).default(1e-3),
       momentum: z.number().min(0).lt(1).default(0),
       earlyStopping: earlyStopping.optional(),
+      /** Compute the frozen part once per phase (when no augmentation precedes it) instead of every epoch; results are identical. */
+      cacheFrozen: z.boolean().default(true),
     })
     .prefault({}),
   evaluate: z.strictObject({ split: z.enum(['test', 'validation']).default('test') }).prefault({}),

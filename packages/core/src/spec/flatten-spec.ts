@@ -17,10 +17,11 @@ export function flattenSpec(value: unknown, prefix = ''): Record<string, string>
   return out;
 }
 
-/** Hash of what a trial computes: the resolved spec without its name, description and tracking. */
+/** Hash of what a trial computes: the resolved spec without its name, description, tracking and cache switch. */
 export function configHash(spec: ExperimentSpec): string {
   const { name: _name, description: _description, tracking: _tracking, ...rest } = spec;
-  const canonical = JSON.stringify(sortKeys(rest));
+  const { cacheFrozen: _cacheFrozen, ...train } = rest.train;
+  const canonical = JSON.stringify(sortKeys({ ...rest, train }));
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 

@@ -6,26 +6,32 @@ import type { EpochLogs, TrainRequest, TrainResult, TrainStage } from '../contra
 import type { FrozenModel, ModelFacts } from '../contracts/built-model.js';
 import { EarlyStopping } from '../training/early-stopping.js';
 import { makeOptimizer } from '../training/make-optimizer.js';
+import { FrozenFeatureCache } from '../training/frozen-feature-cache.js';
 import { SeededRandom } from '../training/seeded-random.js';
 import { countCorrect, crossEntropy, lossAndAccuracy, predictAll } from '../training/batches.js';
 
 /**
  * Inputs of the trainable part for one phase. Below the cut the network is a fixed function, so
- * when nothing random comes before it its outputs are computed once per phase and reused every
- * epoch; otherwise each batch is augmented and passed through the frozen prefix in inference mode.
+ * when nothing random comes before it its outputs come from the frozen-feature cache (computed
+ * once, reused every epoch and by later trials); otherwise each batch is augmented and passed
+ * through the frozen prefix in inference mode.
  */
 class PhaseInputs {
-  private readonly trainFeatures: tf.Tensor | undefined;
-  readonly validation: tf.Tensor;
-
-  constructor(
+  private constructor(
     private readonly frozen: FrozenModel,
     private readonly request: TrainRequest,
-  ) {
+    private readonly trainFeatures: tf.Tensor | undefined,
+    readonly validation: tf.Tensor,
+  ) {}
+
+  static async create(frozen: FrozenModel, request: TrainRequest, cache: FrozenFeatureCache): Promise<PhaseInputs> {
     const { data, augmenter, config } = request;
     const prefix = frozen.frozenPrefix;
-    this.trainFeatures = prefix && !augmenter.active ? predictAll(prefix, data.train.images, config.batchSize) : undefined;
-    this.validation = prefix ? predictAll(prefix, data.validation.images, config.batchSize) : data.validation.images;
+    if (!prefix) return new PhaseInputs(frozen, request, undefined, data.validation.images);
+    const compute = (images: tf.Tensor4D) =>
+      config.cacheFrozen ? cache.features(prefix, images, config.batchSize) : Promise.resolve(predictAll(prefix, images, config.batchSize));
+    const train = augmenter.active || !config.cacheFrozen ? undefined : await compute(data.train.images);
+    return new PhaseInputs(frozen, request, train, await compute(data.validation.images));
   }
 
   /** The trainable part's input for the given training rows (caller disposes, e.g. within tidy). */
@@ -44,7 +50,10 @@ class PhaseInputs {
 
 @injectable()
 export class TrainStageImpl implements TrainStage {
-  constructor(@inject(FreezeStage) private readonly freeze: FreezeStage) {}
+  constructor(
+    @inject(FreezeStage) private readonly freeze: FreezeStage,
+    @inject(FrozenFeatureCache) private readonly cache: FrozenFeatureCache,
+  ) {}
 
   async train(request: TrainRequest): Promise<TrainResult> {
     const random = new SeededRandom(request.seed ^ 0x7a1);
@@ -77,7 +86,7 @@ export class TrainStageImpl implements TrainStage {
     const model = frozen.trainable;
     const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
     const optimizer = makeOptimizer(config, phase.learningRate);
-    const inputs = new PhaseInputs(frozen, request);
+    const inputs = await PhaseInputs.create(frozen, request, this.cache);
     const stopping = config.earlyStopping ? new EarlyStopping(config.earlyStopping, variables) : undefined;
     const count = data.train.labels.shape[0];
     const logs: EpochLogs[] = [];

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../spec/experiment-spec.js';
 
 /** A fresh optimizer for one phase; the caller disposes it (Adam's slots leak otherwise). */
-export function makeOptimizer(config: TrainConfig, learningRate: number): tf.Optimizer {
+export function makeOptimizer(config: Pick<TrainConfig, 'optimizer' | 'momentum'>, learningRate: number): tf.Optimizer {
   switch (config.optimizer) {
     case 'adam':
       return tf.train.adam(learningRate);

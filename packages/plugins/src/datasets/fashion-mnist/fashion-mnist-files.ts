@@ -1,8 +1,7 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ThawError, messageOf, type Logger } from '@thaw/core';
+import { ThawError, messageOf, thawCacheDir, type Logger } from '@thaw/core';
 
 export const FASHION_MNIST_FILES = {
   trainImages: 'train-images-idx3-ubyte.gz',
@@ -31,11 +30,6 @@ async function hasAllFiles(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** thaw's cache: $THAW_CACHE_DIR, else $XDG_CACHE_HOME/thaw, else ~/.cache/thaw. */
-export function thawCacheDir(): string {
-  return process.env['THAW_CACHE_DIR'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'thaw');
 }
 
 async function download(url: string, dir: string, timeoutMs: number): Promise<void> {

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+export interface FeatureCacheOptions {
+  /** Bytes of features kept in memory (least recently used evicted first). */
+  readonly memoryBytes: number;
+  /** Bytes of features kept on disk, shared by processes (e.g. parallel sweep workers); 0 turns disk off. */
+  readonly diskBytes: number;
+  readonly dir: string;
+}
+
+export interface FeatureCacheStats {
+  hits: number;
+  diskHits: number;
+  misses: number;
+  memoryBytes: number;
+  entries: number;
+}
+
+interface Entry {
+  readonly shape: number[];
+  readonly values: Float32Array;
+}
+
+/**
+ * Outputs of a frozen prefix, computed once and reused across epochs and across trials that share
+ * the same prefix (architecture and weights up to the cut), the same images and the same backend.
+ * Features live in memory within a budget, spill to disk within another, and are recomputed when
+ * neither has room. Callers get a fresh tensor they own, so the cache holds no TF.js memory.
+ */
+export const FrozenFeatureCache = Symbol('FrozenFeatureCache');
+export interface FrozenFeatureCache {
+  /** `prefix(images)` in inference mode, from the cache when possible; the caller disposes it. */
+  features(prefix: tf.LayersModel, images: tf.Tensor4D, batchSize: number): Promise<tf.Tensor>;
+  stats(): FeatureCacheStats;
+  clear(): Promise<void>;
+}
+
+export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
+  private readonly memory = new Map<string, Entry>();
+  private readonly imageHashes = new WeakMap<tf.Tensor, string>();
+  private readonly counters = { hits: 0, diskHits: 0, misses: 0 };
+  private bytes = 0;
+
+  constructor(private readonly options: FeatureCacheOptions) {}
+
+  async features(prefix: tf.LayersModel, images: tf.Tensor4D, batchSize: number): Promise<tf.Tensor> {
+    const key = await this.key(prefix, images);
+    const cached = this.memory.get(key);
+    if (cached) {
+      this.counters.hits++;
+      this.memory.delete(key);
+      this.memory.set(key, cached);
+      return tf.tensor(cached.values, cached.shape);
+    }
+    const fromDisk = await this.readDisk(key);
+    if (fromDisk) {
+      this.counters.diskHits++;
+      this.remember(key, fromDisk);
+      return tf.tensor(fromDisk.values, fromDisk.shape);
+    }
+    this.counters.misses++;
+    const features = prefix.predict(images, { batchSize }) as tf.Tensor;
+    const entry: Entry = { shape: features.shape, values: (await features.data()) as Float32Array };
+    this.remember(key, entry);
+    await this.writeDisk(key, entry);
+    return features;
+  }
+
+  stats(): FeatureCacheStats {
+    return { ...this.counters, memoryBytes: this.bytes, entries: this.memory.size };
+  }
+
+  async clear(): Promise<void> {
+    this.memory.clear();
+    this.bytes = 0;
+    if (this.options.diskBytes > 0) await rm(this.options.dir, { recursive: true, force: true });
+  }
+
+  /** Hash of the prefix's topology and weights, the images and the backend (kernels differ in rounding). */
+  private async key(prefix: tf.LayersModel, images: tf.Tensor4D): Promise<string> {
+    const hash = createHash('sha256');
+    hash.update(tf.getBackend());
+    hash.update(JSON.stringify(prefix.outputs.map((output) => output.shape)));
+    for (const layer of prefix.layers) {
+      hash.update(JSON.stringify([layer.getClassName(), layer.getConfig()]));
+      for (const weight of layer.weights) hash.update(new Uint8Array(((await weight.read().data()) as Float32Array).buffer));
+    }
+    let imageHash = this.imageHashes.get(images);
+    if (imageHash === undefined) {
+      const values = (await images.data()) as Float32Array;
+      imageHash = createHash('sha256').update(JSON.stringify(images.shape)).update(new Uint8Array(values.buffer)).digest('hex');
+      this.imageHashes.set(images, imageHash);
+    }
+    return hash.update(imageHash).digest('hex').slice(0, 32);
+  }
+
+  private remember(key: string, entry: Entry): void {
+    const size = entry.values.byteLength;
+    if (size > this.options.memoryBytes) return;
+    while (this.bytes + size > this.options.memoryBytes) {
+      const [oldest, value] = this.memory.entries().next().value as [string, Entry];
+      this.memory.delete(oldest);
+      this.bytes -= value.values.byteLength;
+    }
+    this.memory.set(key, entry);
+    this.bytes += size;
+  }
+
+  private file(key: string): string {
+    return join(this.options.dir, `${key}.f32`);
+  }
+
+  private async readDisk(key: string): Promise<Entry | undefined> {
+    if (this.options.diskBytes <= 0) return undefined;
+    try {
+      const bytes = await readFile(this.file(key));
+      const rank = bytes.readUInt32LE(0);
+      const shape = Array.from({ length: rank }, (_, i) => bytes.readUInt32LE(4 + 4 * i));
+      const offset = 4 + 4 * rank;
+      const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + bytes.byteLength));
+      if (values.length !== shape.reduce((a, b) => a * b, 1)) return undefined;
+      const now = new Date();
+      await utimes(this.file(key), now, now);
+      return { shape, values };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes an entry (rank, shape, float32 values) and trims the folder to its budget, oldest first. */
+  private async writeDisk(key: string, entry: Entry): Promise<void> {
+    const size = entry.values.byteLength + 4 * (entry.shape.length + 1);
+    if (this.options.diskBytes <= 0 || size > this.options.diskBytes) return;
+    await mkdir(this.options.dir, { recursive: true });
+    const header = Buffer.alloc(4 * (entry.shape.length + 1));
+    header.writeUInt32LE(entry.shape.length, 0);
+    entry.shape.forEach((dim, i) => header.writeUInt32LE(dim, 4 + 4 * i));
+    const partial = `${this.file(key)}.${process.pid}.partial`;
+    await writeFile(partial, Buffer.concat([header, Buffer.from(entry.values.buffer, entry.values.byteOffset, entry.values.byteLength)]));
+    await rename(partial, this.file(key));
+    const files = await Promise.all(
+      (await readdir(this.options.dir))
+        .filter((name) => name.endsWith('.f32'))
+        .map(async (name) => {
+          const info = await stat(join(this.options.dir, name)).catch(() => undefined);
+          return { name, size: info?.size ?? 0, time: info?.mtimeMs ?? 0 };
+        }),
+    );
+    let total = files.reduce((sum, file) => sum + file.size, 0);
+    for (const file of files.sort((a, b) => a.time - b.time)) {
+      if (total <= this.options.diskBytes) break;
+      await rm(join(this.options.dir, file.name), { force: true });
+      total -= file.size;
+    }
+  }
+}
