@@ -1,5 +1,7 @@
 import yargs from 'yargs';
 import { ThawError, TrialInterrupted, messageOf } from '@thaw/core';
+import { doctorCommand } from './commands/doctor-command.js';
+import { nativeCommand } from './commands/native-command.js';
 import { pluginsCommand } from './commands/plugins-command.js';
 import { runCommand } from './commands/run-command.js';
 
@@ -11,6 +13,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .usage('$0 <command>\n\nTransfer-learning experiments on TensorFlow.js: unfreeze depth as one axis of a sweep.')
     .command(runCommand)
     .command(pluginsCommand)
+    .command(nativeCommand)
+    .command(doctorCommand)
     .demandCommand(1, 'expected a command')
     .strict()
     .help()

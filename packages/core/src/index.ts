@@ -13,6 +13,8 @@ export * from './contracts/tracker.js';
 export * from './contracts/train-stage.js';
 export * from './contracts/trial-observer.js';
 export * from './errors/thaw-error.js';
+export * from './backend/native-build.js';
+export * from './backend/native-install.js';
 export * from './backend/select-backend.js';
 export * from './backend/wasm-training-kernels.js';
 export * from './model/batch-norm-mode.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ThawError, messageOf } from '../errors/thaw-error.js';
+import { findNativeBuild, loadNativeBuild } from './native-build.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
 
 /** Backends a user can ask for with --backend, fastest first; `auto` takes the first that loads. */
@@ -24,16 +25,31 @@ export const BACKEND_CANDIDATES: readonly BackendCandidate[] = [
 export interface BackendChoice {
   readonly name: BackendName;
   readonly tfName: string;
+  /** What provides it, e.g. "@tensorflow/tfjs-node (built by thaw against TensorFlow 2.21.0)". */
+  readonly detail: string;
   /** One line per candidate that was tried and why it was passed over. */
   readonly skipped: readonly string[];
 }
 
-/** Loads a candidate's package and makes its backend current; throws with the reason when it cannot. */
-async function activate(candidate: BackendCandidate): Promise<void> {
+/**
+ * Loads a candidate's package and makes its backend current; returns what provides it, or throws
+ * with the reason it cannot be used. `node` is tfjs-node from npm, else the build of `thaw native install`.
+ */
+async function activate(candidate: BackendCandidate): Promise<string> {
+  let detail: string = candidate.packageName;
   switch (candidate.name) {
     case 'node-gpu':
-    case 'node':
       await import(candidate.packageName);
+      break;
+    case 'node':
+      try {
+        await import(candidate.packageName);
+      } catch (error) {
+        const build = await findNativeBuild();
+        if (!build) throw error;
+        await loadNativeBuild(build);
+        detail = `${candidate.packageName} ${build.tfjsNodeVersion}, built by thaw against TensorFlow ${build.tensorflowVersion}`;
+      }
       break;
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
@@ -44,9 +60,10 @@ async function activate(candidate: BackendCandidate): Promise<void> {
   }
   if (!(await tf.setBackend(candidate.tfName))) throw new Error(`TF.js could not initialise backend ${candidate.tfName}`);
   await tf.ready();
+  return detail;
 }
 
-function reasonOf(error: unknown): string {
+export function reasonOf(error: unknown): string {
   const message = messageOf(error);
   if (/Cannot find (package|module)/.test(message)) return 'not installed';
   return message.split('\n')[0]!;
@@ -61,17 +78,16 @@ export async function selectBackend(requested: BackendName | 'auto' = 'auto'): P
     const candidate = BACKEND_CANDIDATES.find((c) => c.name === requested);
     if (!candidate) throw new ThawError(`--backend: received ${JSON.stringify(requested)}; expected auto, ${BACKEND_NAMES.join(', ')}`);
     try {
-      await activate(candidate);
+      return { name: candidate.name, tfName: candidate.tfName, detail: await activate(candidate), skipped: [] };
     } catch (error) {
-      throw new ThawError(`--backend ${requested}: ${candidate.packageName} cannot be used (${reasonOf(error)})`);
+      const hint = candidate.name === 'node' ? '; `thaw native install` builds it from a TensorFlow wheel' : '';
+      throw new ThawError(`--backend ${requested}: ${candidate.packageName} cannot be used (${reasonOf(error)})${hint}`);
     }
-    return { name: candidate.name, tfName: candidate.tfName, skipped: [] };
   }
   const skipped: string[] = [];
   for (const candidate of BACKEND_CANDIDATES) {
     try {
-      await activate(candidate);
-      return { name: candidate.name, tfName: candidate.tfName, skipped };
+      return { name: candidate.name, tfName: candidate.tfName, detail: await activate(candidate), skipped };
     } catch (error) {
       skipped.push(`${candidate.name} (${candidate.packageName}): ${reasonOf(error)}`);
     }
