@@ -14,7 +14,7 @@ interface Outcome {
 }
 
 async function thaw(cwd: string, ...args: string[]): Promise<Outcome> {
-  const env = { ...process.env, THAW_TEST_BACKEND: undefined, THAW_CACHE_DIR: join(cwd, '.thaw-cache') };
+  const env = { ...process.env, THAW_TEST_BACKEND: undefined, THAW_FEATURE_CACHE_DISK_MB: '0' };
   try {
     const { stdout, stderr } = await run(process.execPath, [THAW_BIN, ...args], { cwd, env, maxBuffer: 1 << 24 });
     return { code: 0, stdout, stderr };

@@ -29,7 +29,7 @@ describe('experiment spec loader', () => {
     const { spec } = await loadSpec(file);
     expect(spec.seed).to.equal(1);
     expect(spec.strategy).to.deep.equal({ plugin: 'fine-tune' });
-    expect(spec.train).to.deep.equal({ epochs: 10, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0 });
+    expect(spec.train).to.deep.equal({ epochs: 10, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0, cacheFrozen: true });
     expect(spec.model.head).to.deep.equal({ pooling: 'average', hidden: [], dropout: 0.2 });
     expect(spec.augment).to.deep.equal([]);
     expect(spec.evaluate.split).to.equal('test');

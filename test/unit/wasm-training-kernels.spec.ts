@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { expect } from 'chai';
-import { SeededRandom, registerWasmTrainingKernels } from '@thaw/core';
+import { SeededRandom, registerCpuKernelFixes, registerWasmTrainingKernels } from '@thaw/core';
 
 type Case = { name: string; inputs: Record<string, number[]>; attrs: Record<string, unknown> };
 
@@ -169,5 +169,35 @@ describe('wasm training kernels', () => {
     const wasm = await gradients('wasm');
     await tf.setBackend(previous);
     cpu.forEach((values, k) => values.forEach((value, i) => expect(wasm[k]![i]).to.be.closeTo(value, 1e-3 * Math.max(1, Math.abs(value)))));
+  });
+});
+
+describe('image transform kernels', () => {
+  const random = new SeededRandom(5);
+  const pixels = Float32Array.from({ length: 3 * 9 * 7 * 2 }, () => random.next());
+  const transforms = [0.9, -0.2, 1.5, 0.25, 1.1, -0.5, 0, 0, -1, 0, 6, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0];
+  const run = async (backend: string) => {
+    const previous = tf.getBackend();
+    await tf.setBackend(backend);
+    const out = tf.image.transform(tf.tensor4d(pixels, [3, 9, 7, 2]), tf.tensor2d(transforms, [3, 8]), 'bilinear', 'nearest');
+    const values = await out.data();
+    out.dispose();
+    await tf.setBackend(previous);
+    return values;
+  };
+
+  it('cpu transforms every image of a batch (TF.js alone stops after the first), as wasm does', async () => {
+    registerCpuKernelFixes();
+    const wasm = await run('wasm');
+    const cpu = await run('cpu');
+    expect(Array.from(wasm.subarray(2 * 9 * 7 * 2)).some((v) => v !== 0)).to.equal(true);
+    wasm.forEach((value, i) => expect(cpu[i]).to.be.closeTo(value, 1e-5));
+  });
+
+  it('native transform agrees with wasm (skipped where no native backend loads)', async function () {
+    if (!tf.findBackend('tensorflow')) this.skip();
+    const wasm = await run('wasm');
+    const native = await run('tensorflow');
+    wasm.forEach((value, i) => expect(native[i]).to.be.closeTo(value, 1e-5));
   });
 });

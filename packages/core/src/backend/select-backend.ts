@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ThawError, messageOf } from '../errors/thaw-error.js';
+import { registerCpuKernelFixes } from './cpu-kernel-fixes.js';
 import { findNativeBuild, loadNativeBuild } from './native-build.js';
+import { registerNativeKernels } from './native-kernels.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
 
 /** Backends a user can ask for with --backend, fastest first; `auto` takes the first that loads. */
@@ -56,10 +58,12 @@ async function activate(candidate: BackendCandidate): Promise<string> {
       registerWasmTrainingKernels();
       break;
     case 'cpu':
+      registerCpuKernelFixes();
       break;
   }
   if (!(await tf.setBackend(candidate.tfName))) throw new Error(`TF.js could not initialise backend ${candidate.tfName}`);
   await tf.ready();
+  if (candidate.tfName === 'tensorflow') registerNativeKernels();
   return detail;
 }
 

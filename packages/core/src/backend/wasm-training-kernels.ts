@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { KernelScope } from './kernel-scope.js';
 
 /**
  * Gradient kernels that the wasm backend lacks, composed from its own fast kernels (XNNPACK
@@ -7,99 +8,8 @@ import * as tf from '@tensorflow/tfjs';
  */
 
 type TensorInfo = tf.TensorInfo;
-type Backend = tf.KernelBackend & { disposeData(dataId: object): boolean };
+import type { Backend } from './kernel-scope.js';
 type Attrs = Record<string, unknown>;
-
-class KernelScope {
-  private readonly intermediates: TensorInfo[] = [];
-
-  constructor(private readonly backend: Backend) {}
-
-  /** Runs a wasm kernel; its output is freed by `finish` unless it is the result. */
-  run(name: string, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
-    const kernel = tf.getKernel(name, 'wasm');
-    if (!kernel) throw new Error(`wasm kernel ${name} is not registered`);
-    const out = kernel.kernelFunc({ inputs: inputs, attrs: attrs as tf.NamedAttrMap, backend: this.backend }) as TensorInfo;
-    this.intermediates.push(out);
-    return out;
-  }
-
-  reshape(x: TensorInfo, shape: number[]): TensorInfo {
-    return this.run('Reshape', { x }, { shape });
-  }
-
-  transpose(x: TensorInfo, perm: number[]): TensorInfo {
-    return this.run('Transpose', { x }, { perm });
-  }
-
-  /** Pads (positive) or crops (negative) the two spatial axes of an NHWC tensor. */
-  padOrCrop(x: TensorInfo, top: number, bottom: number, left: number, right: number): TensorInfo {
-    let out = x;
-    if (top > 0 || bottom > 0 || left > 0 || right > 0) {
-      const paddings = [
-        [0, 0],
-        [Math.max(top, 0), Math.max(bottom, 0)],
-        [Math.max(left, 0), Math.max(right, 0)],
-        [0, 0],
-      ];
-      out = this.run('PadV2', { x: out }, { paddings, constantValue: 0 });
-    }
-    if (top < 0 || bottom < 0 || left < 0 || right < 0) {
-      const [n, h, w, c] = out.shape as [number, number, number, number];
-      const begin = [0, Math.max(-top, 0), Math.max(-left, 0), 0];
-      const size = [n, h - begin[1]! - Math.max(-bottom, 0), w - begin[2]! - Math.max(-right, 0), c];
-      out = this.run('Slice', { x: out }, { begin, size });
-    }
-    return out;
-  }
-
-  /**
-   * The output gradient of a strided convolution, with (stride − 1) zeros between its rows and
-   * columns and padded so that a 'valid' stride-1 convolution with the rotated filter yields the
-   * input's height and width.
-   */
-  spreadForTransposedConv(
-    dy: TensorInfo,
-    [height, width]: [number, number],
-    [fh, fw]: [number, number],
-    [sh, sw]: [number, number],
-    [dh, dw]: [number, number],
-    padInfo: { top: number; left: number },
-  ): TensorInfo {
-    const [n, outH, outW, depth] = dy.shape as [number, number, number, number];
-    let spread = dy;
-    if (sh > 1 || sw > 1) {
-      const expanded = this.reshape(dy, [n, outH, 1, outW, 1, depth]);
-      const zeros = this.run(
-        'PadV2',
-        { x: expanded },
-        {
-          paddings: [
-            [0, 0],
-            [0, 0],
-            [0, sh - 1],
-            [0, 0],
-            [0, sw - 1],
-            [0, 0],
-          ],
-          constantValue: 0,
-        },
-      );
-      spread = this.reshape(zeros, [n, outH * sh, outW * sw, depth]);
-    }
-    const padTop = dh * (fh - 1) - padInfo.top;
-    const padLeft = dw * (fw - 1) - padInfo.left;
-    const padBottom = height + dh * (fh - 1) - padTop - outH * sh;
-    const padRight = width + dw * (fw - 1) - padLeft - outW * sw;
-    return this.padOrCrop(spread, padTop, padBottom, padLeft, padRight);
-  }
-
-  /** Frees every intermediate except `result`. */
-  finish(result: TensorInfo): TensorInfo {
-    for (const info of this.intermediates) if (info !== result) this.backend.disposeData(info.dataId);
-    return result;
-  }
-}
 
 function pair(value: unknown): [number, number] {
   if (value === undefined || value === null) return [1, 1];
@@ -158,7 +68,7 @@ function conv2dBackpropFilter({
     a['pad'] as 'same' | 'valid' | number,
     a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
   );
-  const scope = new KernelScope(backend as Backend);
+  const scope = new KernelScope('wasm', backend as Backend);
   const padded = scope.padOrCrop(x, ...coveringPads(info, filterShape, strides, dilations));
   const xT = scope.transpose(padded, [3, 1, 2, 0]);
   const dyT = scope.transpose(dy, [1, 2, 0, 3]);
@@ -199,7 +109,7 @@ function depthwiseBackpropFilter({
     a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
     true,
   );
-  const scope = new KernelScope(backend as Backend);
+  const scope = new KernelScope('wasm', backend as Backend);
   const [fh, fw, channels, multiplier] = filterShape;
   const [n] = x.shape as [number];
   const [, outH, outW] = dy.shape as [number, number, number, number];
@@ -264,7 +174,7 @@ function depthwiseBackpropInput({
     a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
     true,
   );
-  const scope = new KernelScope(backend as Backend);
+  const scope = new KernelScope('wasm', backend as Backend);
   const n = dy.shape[0]!;
   const [, height, width] = inputShape;
   const padded = scope.spreadForTransposedConv(dy, [height, width], [fh, fw], [sh, sw], [dh, dw], info.padInfo);
@@ -310,7 +220,7 @@ function conv2dBackpropInput({
     a['pad'] as 'same' | 'valid' | number,
     a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
   );
-  const scope = new KernelScope(backend as Backend);
+  const scope = new KernelScope('wasm', backend as Backend);
   const padded = scope.spreadForTransposedConv(dy, [inputShape[1], inputShape[2]], [fh, fw], strides, dilations, info.padInfo);
   const rotated = scope.transpose(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
   return scope.finish(
@@ -330,7 +240,7 @@ function tile(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; ba
     if (!wasmTile) throw new Error('wasm Tile kernel missing');
     return wasmTile.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as TensorInfo;
   }
-  const scope = new KernelScope(args.backend as Backend);
+  const scope = new KernelScope('wasm', args.backend as Backend);
   const shape = x.shape.map((size, axis) => size * reps[axis]!);
   const zeros = scope.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
   return scope.finish(scope.run('Add', { a: zeros, b: x }));

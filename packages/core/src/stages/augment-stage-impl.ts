@@ -30,7 +30,8 @@ class AffineAugmenter implements Augmenter {
       if (hasGeometry) {
         const transforms = new Float32Array(batch * 8);
         for (let i = 0; i < batch; i++) transforms.set(this.drawTransform(height, width), i * 8);
-        out = tf.image.transform(out, tf.tensor2d(transforms, [batch, 8]), 'bilinear', 'reflect');
+        // Edges take the nearest pixel: 'reflect' (Keras' default) gives different results on wasm than on cpu and native TensorFlow.
+        out = tf.image.transform(out, tf.tensor2d(transforms, [batch, 8]), 'bilinear', 'nearest');
       }
       for (const op of this.ops) {
         if (op.op !== 'contrast') continue;
