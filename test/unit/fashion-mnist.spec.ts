@@ -40,10 +40,18 @@ describe('fashion-mnist dataset', () => {
     const max = (await splits.train.images.max().data())[0]!;
     expect(max).to.be.at.most(1).and.greaterThan(0.5);
     const again = await dataset.load(options({ classes: [7, 2], trainPerClass: 30, validationPerClass: 10, testPerClass: 5 }), context());
-    const other = await dataset.load(options({ classes: [7, 2], trainPerClass: 30, validationPerClass: 10, testPerClass: 5 }), context(2));
+    const sameSplitOtherTrialSeed = await dataset.load(
+      options({ classes: [7, 2], trainPerClass: 30, validationPerClass: 10, testPerClass: 5 }),
+      context(2),
+    );
+    const other = await dataset.load(
+      options({ classes: [7, 2], trainPerClass: 30, validationPerClass: 10, testPerClass: 5, splitSeed: 4 }),
+      context(),
+    );
+    expect(Array.from(await sameSplitOtherTrialSeed.train.images.data())).to.deep.equal(Array.from(await splits.train.images.data()));
     expect(Array.from(await again.train.images.data())).to.deep.equal(Array.from(await splits.train.images.data()));
     expect(Array.from(await other.train.images.data())).to.not.deep.equal(Array.from(await splits.train.images.data()));
-    for (const s of [splits, again, other])
+    for (const s of [splits, again, other, sameSplitOtherTrialSeed])
       tf.dispose([s.train.images, s.train.labels, s.validation.images, s.validation.labels, s.test.images, s.test.labels]);
   });
 

@@ -67,6 +67,11 @@ export class TrialEvents {
     this.observers = [...observers].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   }
 
+  /** Whether any observer implements a hook (so that work needed only for it can be skipped). */
+  listens(hook: Hook): boolean {
+    return this.observers.some((observer) => typeof observer[hook] === 'function');
+  }
+
   async emit<K extends Hook>(hook: K, ...args: Parameters<NonNullable<TrialObserver[K]>>): Promise<void> {
     for (const observer of this.observers) {
       const handler = observer[hook] as ((...a: typeof args) => void | Promise<void>) | undefined;

@@ -21,17 +21,15 @@ class PhaseInputs {
     private readonly frozen: FrozenModel,
     private readonly request: TrainRequest,
     private readonly trainFeatures: tf.Tensor | undefined,
-    readonly validation: tf.Tensor,
+    private readonly validationFeatures: tf.Tensor | undefined,
   ) {}
 
   static async create(frozen: FrozenModel, request: TrainRequest, cache: FrozenFeatureCache): Promise<PhaseInputs> {
     const { data, augmenter, config } = request;
     const prefix = frozen.frozenPrefix;
-    if (!prefix) return new PhaseInputs(frozen, request, undefined, data.validation.images);
-    const compute = (images: tf.Tensor4D) =>
-      config.cacheFrozen ? cache.features(prefix, images, config.batchSize) : Promise.resolve(predictAll(prefix, images, config.batchSize));
-    const train = augmenter.active || !config.cacheFrozen ? undefined : await compute(data.train.images);
-    return new PhaseInputs(frozen, request, train, await compute(data.validation.images));
+    if (!prefix || !config.cacheFrozen) return new PhaseInputs(frozen, request, undefined, undefined);
+    const train = augmenter.active ? undefined : await cache.features(prefix, data.train.images, config.batchSize);
+    return new PhaseInputs(frozen, request, train, await cache.features(prefix, data.validation.images, config.batchSize));
   }
 
   /** The trainable part's input for the given training rows (caller disposes, e.g. within tidy). */
@@ -42,9 +40,22 @@ class PhaseInputs {
     return prefix ? (prefix.predict(images) as tf.Tensor) : images;
   }
 
+  /** Loss and accuracy on the validation split; without the cache the frozen part runs again, as it would in Keras' fit. */
+  async validate(classes: number): Promise<{ loss: number; accuracy: number }> {
+    const { data, config } = this.request;
+    const prefix = this.frozen.frozenPrefix;
+    const features =
+      this.validationFeatures ?? (prefix ? predictAll(prefix, data.validation.images, config.batchSize) : data.validation.images);
+    try {
+      return await lossAndAccuracy(this.frozen.trainable, features, data.validation.labels, classes, config.batchSize);
+    } finally {
+      if (features !== this.validationFeatures && features !== data.validation.images) features.dispose();
+    }
+  }
+
   dispose(): void {
     this.trainFeatures?.dispose();
-    if (this.validation !== this.request.data.validation.images) this.validation.dispose();
+    this.validationFeatures?.dispose();
   }
 }
 
@@ -99,8 +110,11 @@ export class TrainStageImpl implements TrainStage {
         await events.emit('onEpochBegin', epoch, phase);
         const started = performance.now();
         const order = random.permutation(count);
-        let lossSum = 0;
-        let correctSum = 0;
+        // Per-batch values are read only when an observer wants them; otherwise sums stay on the
+        // device until the epoch ends, sparing a synchronisation per batch.
+        const perBatch = events.listens('onBatchEnd');
+        let lossSum: tf.Tensor = tf.scalar(0);
+        let correctSum: tf.Tensor = tf.scalar(0);
         for (let start = 0, batch = 0; start < count; start += config.batchSize, batch++) {
           await events.emit('onBatchBegin', epoch, batch);
           const rows = order.subarray(start, Math.min(start + config.batchSize, count));
@@ -120,23 +134,24 @@ export class TrainStageImpl implements TrainStage {
             )!;
             return [cost, correctCount!];
           });
-          const batchLoss = (await loss.data())[0]!;
-          const batchCorrect = (await correct.data())[0]!;
-          loss.dispose();
-          correct.dispose();
-          lossSum += batchLoss * rows.length;
-          correctSum += batchCorrect;
-          await events.emit('onBatchEnd', { epoch, batch, size: rows.length, loss: batchLoss });
+          const [nextLoss, nextCorrect] = [tf.tidy(() => lossSum.add(loss.mul(rows.length))), tf.tidy(() => correctSum.add(correct))];
+          tf.dispose([lossSum, correctSum]);
+          [lossSum, correctSum] = [nextLoss, nextCorrect];
+          if (perBatch) await events.emit('onBatchEnd', { epoch, batch, size: rows.length, loss: (await loss.data())[0]! });
+          tf.dispose([loss, correct]);
         }
+        const trainLoss = (await lossSum.data())[0]! / count;
+        const trainAccuracy = (await correctSum.data())[0]! / count;
+        tf.dispose([lossSum, correctSum]);
         const trainSeconds = (performance.now() - started) / 1000;
         images += count;
         seconds += trainSeconds;
-        const validation = await lossAndAccuracy(model, inputs.validation, data.validation.labels, classes, config.batchSize);
+        const validation = await inputs.validate(classes);
         const epochLogs: EpochLogs = {
           epoch,
           phase: phase.name,
-          loss: lossSum / count,
-          accuracy: correctSum / count,
+          loss: trainLoss,
+          accuracy: trainAccuracy,
           valLoss: validation.loss,
           valAccuracy: validation.accuracy,
           seconds: (performance.now() - started) / 1000,

@@ -37,6 +37,12 @@ const optionsSchema = z.strictObject({
     .default(100)
     .describe('validation images per class, drawn from the training file'),
   testPerClass: perClass('test images per class').optional().describe('test images per class, from the test file (default: all)'),
+  splitSeed: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('seed of the sampling into train/validation/test; fixed by default, so trials of different seeds see the same images'),
   path: z.string().min(1).optional().describe('folder with the four IDX .gz files, relative to the spec'),
   download: z.boolean().default(true).describe('download into the cache when no local copy is found'),
   url: z.url().default(FASHION_MNIST_URL).describe('where to download from'),
@@ -71,7 +77,7 @@ export class FashionMnistDataset implements DatasetPlugin<Options> {
     checkPair(trainImages!, trainLabels!, join(folder.dir, FASHION_MNIST_FILES.trainImages));
     checkPair(testImages!, testLabels!, join(folder.dir, FASHION_MNIST_FILES.testImages));
 
-    const random = new SeededRandom(context.seed ^ 0xda7a);
+    const random = new SeededRandom(options.splitSeed ^ 0xda7a);
     const pools = options.classes.map((label) => indicesOf(trainLabels!, label));
     const testPools = options.classes.map((label) => indicesOf(testLabels!, label));
     const train: number[][] = [];
