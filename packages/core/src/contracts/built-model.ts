@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { InferenceFunction } from '../model/inference-function.js';
 import type { BaseModel, ModelUnit } from './base-model-plugin.js';
 
 /** The whole network of a trial: input → base → head → class probabilities. */
@@ -32,6 +33,8 @@ export interface ModelFacts {
  */
 export interface FrozenModel {
   readonly frozenPrefix: tf.LayersModel | undefined;
+  /** `frozenPrefix` compiled for inference (BatchNormalization folded, fused convolutions); how the frozen part is run. */
+  readonly frozenInference: InferenceFunction | undefined;
   readonly trainable: tf.LayersModel;
   /** The unit whose output is the cut, or undefined when nothing is frozen below the trainable part. */
   readonly cutAfterUnit: string | undefined;

@@ -7,6 +7,7 @@ import { validatePluginOptions } from '../contracts/plugin-contribution.js';
 import type { Phase } from '../contracts/strategy-plugin.js';
 import { ThawError } from '../errors/thaw-error.js';
 import { isBatchNormalization, setInferenceMode } from '../model/batch-norm-mode.js';
+import { compileInference } from '../model/inference-function.js';
 import { modelFacts } from '../model/model-facts.js';
 import { splitModel } from '../model/split-model.js';
 import { PluginRegistry } from '../plugins/plugin-registry.js';
@@ -64,13 +65,16 @@ export class FreezeStageImpl implements FreezeStage {
     const cutUnit = lowest === -1 ? built.units[built.units.length - 1] : lowest > 0 ? built.units[lowest - 1] : undefined;
     const cutLayer = lowest === -1 ? built.baseOutputLayer : cutUnit?.layers[cutUnit.layers.length - 1];
     const split = cutLayer === undefined ? undefined : splitModel(built.model, cutLayer);
+    const inference = split ? compileInference(split.prefix) : undefined;
 
     return {
       frozenPrefix: split?.prefix,
+      frozenInference: inference,
       trainable: split?.suffix ?? built.model,
       cutAfterUnit: cutUnit?.name,
       facts: modelFacts(built.model, built.units.length, trainableUnits.size),
       release: () => {
+        inference?.dispose();
         for (const { layer, trainable } of changed) {
           layer.trainable = trainable;
           if (isBatchNormalization(layer)) setInferenceMode(layer, false);

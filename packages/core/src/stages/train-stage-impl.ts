@@ -6,9 +6,10 @@ import type { EpochLogs, TrainRequest, TrainResult, TrainStage } from '../contra
 import type { FrozenModel, ModelFacts } from '../contracts/built-model.js';
 import { EarlyStopping } from '../training/early-stopping.js';
 import { makeOptimizer } from '../training/make-optimizer.js';
+import type { InferenceFunction } from '../model/inference-function.js';
 import { FrozenFeatureCache } from '../training/frozen-feature-cache.js';
 import { SeededRandom } from '../training/seeded-random.js';
-import { countCorrect, crossEntropy, lossAndAccuracy, predictAll } from '../training/batches.js';
+import { countCorrect, crossEntropy, lossAndAccuracy } from '../training/batches.js';
 
 /**
  * Inputs of the trainable part for one phase. Below the cut the network is a fixed function, so
@@ -16,6 +17,18 @@ import { countCorrect, crossEntropy, lossAndAccuracy, predictAll } from '../trai
  * once, reused every epoch and by later trials); otherwise each batch is augmented and passed
  * through the frozen prefix in inference mode.
  */
+/** An inference function over many images, a batch at a time, concatenated. */
+function runInBatches(inference: InferenceFunction, images: tf.Tensor4D, batchSize: number): tf.Tensor {
+  return tf.tidy(() => {
+    const count = images.shape[0];
+    const parts: tf.Tensor[] = [];
+    for (let start = 0; start < count; start += batchSize) {
+      parts.push(inference.run(images.slice(start, Math.min(batchSize, count - start))));
+    }
+    return parts.length === 1 ? parts[0]! : tf.concat(parts);
+  });
+}
+
 class PhaseInputs {
   private constructor(
     private readonly frozen: FrozenModel,
@@ -28,24 +41,25 @@ class PhaseInputs {
     const { data, augmenter, config } = request;
     const prefix = frozen.frozenPrefix;
     if (!prefix || !config.cacheFrozen) return new PhaseInputs(frozen, request, undefined, undefined);
-    const train = augmenter.active ? undefined : await cache.features(prefix, data.train.images, config.batchSize);
-    return new PhaseInputs(frozen, request, train, await cache.features(prefix, data.validation.images, config.batchSize));
+    const compute = (images: tf.Tensor4D) => runInBatches(frozen.frozenInference!, images, config.batchSize);
+    const train = augmenter.active ? undefined : await cache.features(prefix, data.train.images, compute);
+    return new PhaseInputs(frozen, request, train, await cache.features(prefix, data.validation.images, compute));
   }
 
   /** The trainable part's input for the given training rows (caller disposes, e.g. within tidy). */
   batch(indices: tf.Tensor1D): tf.Tensor {
     if (this.trainFeatures) return tf.gather(this.trainFeatures, indices);
     const images = this.request.augmenter.apply(tf.gather<tf.Tensor4D>(this.request.data.train.images, indices));
-    const prefix = this.frozen.frozenPrefix;
-    return prefix ? (prefix.predict(images) as tf.Tensor) : images;
+    const inference = this.frozen.frozenInference;
+    return inference ? inference.run(images) : images;
   }
 
   /** Loss and accuracy on the validation split; without the cache the frozen part runs again, as it would in Keras' fit. */
   async validate(classes: number): Promise<{ loss: number; accuracy: number }> {
     const { data, config } = this.request;
-    const prefix = this.frozen.frozenPrefix;
+    const inference = this.frozen.frozenInference;
     const features =
-      this.validationFeatures ?? (prefix ? predictAll(prefix, data.validation.images, config.batchSize) : data.validation.images);
+      this.validationFeatures ?? (inference ? runInBatches(inference, data.validation.images, config.batchSize) : data.validation.images);
     try {
       return await lossAndAccuracy(this.frozen.trainable, features, data.validation.labels, classes, config.batchSize);
     } finally {

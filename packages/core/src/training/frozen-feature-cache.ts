@@ -32,8 +32,11 @@ interface Entry {
  */
 export const FrozenFeatureCache = Symbol('FrozenFeatureCache');
 export interface FrozenFeatureCache {
-  /** `prefix(images)` in inference mode, from the cache when possible; the caller disposes it. */
-  features(prefix: tf.LayersModel, images: tf.Tensor4D, batchSize: number): Promise<tf.Tensor>;
+  /**
+   * `compute(images)` — the frozen prefix's output — from the cache when possible; the caller
+   * disposes it. The key is the prefix (architecture and weights), the images and the backend.
+   */
+  features(prefix: tf.LayersModel, images: tf.Tensor4D, compute: (images: tf.Tensor4D) => tf.Tensor): Promise<tf.Tensor>;
   stats(): FeatureCacheStats;
   clear(): Promise<void>;
 }
@@ -46,7 +49,7 @@ export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
 
   constructor(private readonly options: FeatureCacheOptions) {}
 
-  async features(prefix: tf.LayersModel, images: tf.Tensor4D, batchSize: number): Promise<tf.Tensor> {
+  async features(prefix: tf.LayersModel, images: tf.Tensor4D, compute: (images: tf.Tensor4D) => tf.Tensor): Promise<tf.Tensor> {
     const key = await this.key(prefix, images);
     const cached = this.memory.get(key);
     if (cached) {
@@ -62,7 +65,7 @@ export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
       return tf.tensor(fromDisk.values, fromDisk.shape);
     }
     this.counters.misses++;
-    const features = prefix.predict(images, { batchSize }) as tf.Tensor;
+    const features = compute(images);
     const entry: Entry = { shape: features.shape, values: (await features.data()) as Float32Array };
     this.remember(key, entry);
     await this.writeDisk(key, entry);
