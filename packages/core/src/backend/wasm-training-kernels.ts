@@ -16,6 +16,25 @@ function pair(value: unknown): [number, number] {
   return typeof value === 'number' ? [value, value] : (value as [number, number]);
 }
 
+interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}
+
+/** The forward convolution's geometry (output size, padding) from a gradient kernel's attributes. */
+function convInfo(a: Attrs, inputShape: readonly number[], filterShape: readonly number[], depthwise = false): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    inputShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    pair(a['strides']),
+    pair(a['dilations']),
+    a['pad'] as 'same' | 'valid' | number,
+    a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
+    depthwise,
+  );
+}
+
 function checkLayout(attrs: Attrs, kernel: string): void {
   if (attrs['dataFormat'] !== undefined && attrs['dataFormat'] !== 'NHWC' && attrs['dataFormat'] !== 'channelsLast') {
     throw new Error(`${kernel} on wasm supports NHWC only; received dataFormat ${JSON.stringify(attrs['dataFormat'])}`);
@@ -44,15 +63,7 @@ function coveringPads(
  * 'valid' convolution of the padded input, batch and channels swapped, with the output gradient
  * as its filter — strides become dilations and dilations become strides.
  */
-function conv2dBackpropFilter({
-  inputs,
-  attrs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}): TensorInfo {
+function conv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const a = (attrs ?? {}) as Attrs;
   checkLayout(a, 'Conv2DBackpropFilter');
   const x = inputs['x']!;
@@ -60,14 +71,7 @@ function conv2dBackpropFilter({
   const filterShape = a['filterShape'] as [number, number, number, number];
   const strides = pair(a['strides']);
   const dilations = pair(a['dilations']);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    dilations,
-    a['pad'] as 'same' | 'valid' | number,
-    a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = convInfo(a, x.shape, filterShape);
   const scope = new KernelScope('wasm', backend as Backend);
   const padded = scope.padOrCrop(x, ...coveringPads(info, filterShape, strides, dilations));
   const xT = scope.transpose(padded, [3, 1, 2, 0]);
@@ -84,15 +88,7 @@ function conv2dBackpropFilter({
  * filter tap, a strided slice of the input times the output gradient, summed over the batch and
  * positions. One tap at a time keeps memory at one slice.
  */
-function depthwiseBackpropFilter({
-  inputs,
-  attrs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}): TensorInfo {
+function depthwiseBackpropFilter({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const a = (attrs ?? {}) as Attrs;
   checkLayout(a, 'DepthwiseConv2dNativeBackpropFilter');
   const x = inputs['x']!;
@@ -100,15 +96,7 @@ function depthwiseBackpropFilter({
   const filterShape = a['filterShape'] as [number, number, number, number];
   const [sh, sw] = pair(a['strides']);
   const [dh, dw] = pair(a['dilations']);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    [sh, sw],
-    [dh, dw],
-    a['pad'] as 'same' | 'valid' | number,
-    a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
-    true,
-  );
+  const info = convInfo(a, x.shape, filterShape, true);
   const scope = new KernelScope('wasm', backend as Backend);
   const [fh, fw, channels, multiplier] = filterShape;
   const [n] = x.shape as [number];
@@ -148,15 +136,7 @@ function depthwiseBackpropFilter({
  * dx = the spread output gradient (see spreadForTransposedConv) under a 'valid' depthwise convolution with the filter rotated by 180° (same dilation) gives the input's
  * size; with a channel multiplier M the M gradients of each input channel are summed.
  */
-function depthwiseBackpropInput({
-  inputs,
-  attrs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}): TensorInfo {
+function depthwiseBackpropInput({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const a = (attrs ?? {}) as Attrs;
   checkLayout(a, 'DepthwiseConv2dNativeBackpropInput');
   const dy = inputs['dy']!;
@@ -165,15 +145,7 @@ function depthwiseBackpropInput({
   const [sh, sw] = pair(a['strides']);
   const [dh, dw] = pair(a['dilations']);
   const [fh, fw, channels, multiplier] = filter.shape as [number, number, number, number];
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    [sh, sw],
-    [dh, dw],
-    a['pad'] as 'same' | 'valid' | number,
-    a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
-    true,
-  );
+  const info = convInfo(a, inputShape, filter.shape, true);
   const scope = new KernelScope('wasm', backend as Backend);
   const n = dy.shape[0]!;
   const [, height, width] = inputShape;
@@ -195,15 +167,7 @@ function depthwiseBackpropInput({
  * its in/out channels swapped. Replaces wasm's own kernel, which is many times slower than its
  * XNNPACK forward convolution.
  */
-function conv2dBackpropInput({
-  inputs,
-  attrs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}): TensorInfo {
+function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const a = (attrs ?? {}) as Attrs;
   checkLayout(a, 'Conv2DBackpropInput');
   const dy = inputs['dy']!;
@@ -212,14 +176,7 @@ function conv2dBackpropInput({
   const strides = pair(a['strides']);
   const dilations = pair(a['dilations']);
   const [fh, fw] = filter.shape as [number, number, number, number];
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    dilations,
-    a['pad'] as 'same' | 'valid' | number,
-    a['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = convInfo(a, inputShape, filter.shape);
   const scope = new KernelScope('wasm', backend as Backend);
   const padded = scope.spreadForTransposedConv(dy, [inputShape[1], inputShape[2]], [fh, fw], strides, dilations, info.padInfo);
   const rotated = scope.transpose(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
@@ -232,7 +189,7 @@ function conv2dBackpropInput({
  * Tile where every tiled axis has size 1 is a broadcast (BatchNormalization's gradient does this
  * per batch): computed as zeros + x with wasm's broadcasting add, far faster than wasm's Tile.
  */
-function tile(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): TensorInfo {
+function tile(args: KernelArgs): TensorInfo {
   const x = args.inputs['x']!;
   const reps = (args.attrs as Attrs)['reps'] as number[];
   const broadcast = x.dtype === 'float32' && x.shape.every((size, axis) => size === 1 || reps[axis] === 1);

@@ -92,29 +92,12 @@ export function compileInference(model: tf.LayersModel): InferenceFunction {
         dilationRate: [number, number];
       };
       const fusedActivation = activation ?? 'linear';
+      const convolve = kind === 'Conv2D' ? tf.fused.conv2d : tf.fused.depthwiseConv2d;
       steps.push({
         inputs,
         output: last.inboundNodes[0]!.outputTensors[0]!.id,
         apply: ([x]) =>
-          kind === 'Conv2D'
-            ? tf.fused.conv2d({
-                x: x as tf.Tensor4D,
-                filter: filter,
-                strides,
-                pad: padding,
-                dilations: dilationRate,
-                bias,
-                activation: fusedActivation,
-              })
-            : tf.fused.depthwiseConv2d({
-                x: x as tf.Tensor4D,
-                filter: filter,
-                strides,
-                pad: padding,
-                dilations: dilationRate,
-                bias,
-                activation: fusedActivation,
-              }),
+          convolve({ x: x as tf.Tensor4D, filter, strides, pad: padding, dilations: dilationRate, bias, activation: fusedActivation }),
       });
       absorbed.add(batchNorm);
       if (activation && next) absorbed.add(next);
