@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { appendFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -86,8 +86,9 @@ export class FileStoreTracker implements Tracker {
       const meta = await this.readExperimentMeta(entry.name);
       if (meta?.['name'] === name && meta['lifecycle_stage'] === 'active') return String(meta['experiment_id']);
     }
+    // crypto, not Math.random: a trial seeds Math.random, and ids must differ between stores.
     let id: string;
-    do id = String(Math.floor(Math.random() * 9e17) + 1e17);
+    do id = String(randomInt(1e11, 9e11)) + String(randomInt(1e6, 9e6));
     while (await exists(join(this.root, id)));
     await this.ensureExperiment(id, name);
     await mkdir(join(this.root, id, 'tags'), { recursive: true });
