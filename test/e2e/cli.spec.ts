@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -150,6 +150,26 @@ export default new ContainerModule(({ bind }) => { bind(StrategyPlugin).toConsta
     expect(trained.stdout).to.match(/trainable units\s+1 of 2/);
     expect(trained.stderr).to.contain('phase top: 1/2 units trainable');
     expect(trained.stderr).to.contain('learning rate 0.05');
+  });
+
+  it('stops on Ctrl-C after the current batch and records the run as KILLED', async () => {
+    const sub = join(dir, 'interrupt');
+    await mkdir(sub);
+    await writeSpec(sub, 'long.yaml', tinySpec({ train: { epochs: 200, batchSize: 16 } }));
+    const child = spawn(process.execPath, [THAW_BIN, 'run', 'long.yaml'], {
+      cwd: sub,
+      env: { ...process.env, THAW_FEATURE_CACHE_DISK_MB: '0' },
+    });
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!interrupted && /epoch +1\/200/.test(stderr)) interrupted = child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((done) => child.on('exit', done));
+    expect(code, stderr).to.equal(130);
+    expect(stderr).to.contain('interrupted: stopping after this batch');
+    expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([5]);
   });
 
   describe('bad input: exit code 2, one message naming what is wrong, no run marked finished', () => {
