@@ -1,3 +1,4 @@
+import type * as tf from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import type { ModelUnit } from '../contracts/base-model-plugin.js';
 import type { BuiltModel, FrozenModel } from '../contracts/built-model.js';
@@ -14,6 +15,28 @@ import { PluginRegistry } from '../plugins/plugin-registry.js';
 import { pluginOptions } from '../spec/experiment-spec.js';
 import type { LoadedSpec } from '../spec/spec-loader.js';
 import { displayPath } from '../util/display-path.js';
+
+/** Layers without weights that compute the same in training and inference: the frozen part may include them. */
+const FIXED_FUNCTIONS = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten', 'MaxPooling2D', 'AveragePooling2D']);
+
+/**
+ * Moves the cut past fixed, weightless layers that are the only consumer of its output (the
+ * head's pooling, say), so that the cached features are the smallest tensor the trainable part
+ * needs and the trainable part runs fewer ops per step.
+ */
+function extendCut(model: tf.LayersModel, layerName: string): string {
+  let current = model.getLayer(layerName);
+  for (;;) {
+    const output = current.inboundNodes[0]!.outputTensors[0]!;
+    if (model.outputs.some((tensor) => tensor.id === output.id)) return current.name;
+    const consumers = model.layers.filter((layer) => layer.inboundNodes[0]?.inputTensors.some((tensor) => tensor.id === output.id));
+    const next = consumers.length === 1 ? consumers[0]! : undefined;
+    if (!next || !FIXED_FUNCTIONS.has(next.getClassName()) || next.weights.length > 0 || next.inboundNodes[0]!.inputTensors.length !== 1) {
+      return current.name;
+    }
+    current = next;
+  }
+}
 
 @injectable()
 export class FreezeStageImpl implements FreezeStage {
@@ -63,7 +86,8 @@ export class FreezeStageImpl implements FreezeStage {
 
     const lowest = built.units.findIndex((unit) => trainableUnits.has(unit.name));
     const cutUnit = lowest === -1 ? built.units[built.units.length - 1] : lowest > 0 ? built.units[lowest - 1] : undefined;
-    const cutLayer = lowest === -1 ? built.baseOutputLayer : cutUnit?.layers[cutUnit.layers.length - 1];
+    const unitEnd = lowest === -1 ? built.baseOutputLayer : cutUnit?.layers[cutUnit.layers.length - 1];
+    const cutLayer = unitEnd === undefined ? undefined : extendCut(built.model, unitEnd);
     const split = cutLayer === undefined ? undefined : splitModel(built.model, cutLayer);
     const inference = split ? compileInference(split.prefix) : undefined;
 
