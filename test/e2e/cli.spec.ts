@@ -95,6 +95,20 @@ describe('thaw CLI @slow', () => {
     expect(await runStatuses(join(dir, 'mlruns'))).to.have.members([4, 3, 3]);
   });
 
+  it('summarises a spec without training: layers, units, what each phase trains, totals', async () => {
+    const sub = join(dir, 'summary');
+    await mkdir(sub);
+    await writeSpec(sub, 'spec.yaml', tinySpec({ model: { base: { plugin: 'small-convnet', filters: [4, 8] }, head: { dropout: 0.1 } } }));
+    const result = await thaw(sub, 'summary', 'spec.yaml', '--set', 'strategy.headFirst.epochs=1');
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(/block1_conv \(Conv2D\)\s+\[\[null,28,28,1\]\]\s+\[null,28,28,4\]\s+36/);
+    expect(result.stdout).to.match(/^block1\s+block1_conv, block1_bn, block1_relu, block1_pool\s+52\s+frozen\s+frozen$/m);
+    expect(result.stdout).to.match(/^block2\s+block2_conv, block2_bn, block2_relu, block2_pool\s+320\s+frozen\s+trained$/m);
+    expect(result.stdout).to.match(/^head\s+head_pool, head_dropout, head_output\s+27\s+trained\s+trained$/m);
+    expect(result.stdout).to.match(/trainable params\s+331\n/);
+    expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([]);
+  });
+
   it('runs the base the transfer spec needs when it says ifMissing: run', async () => {
     const sub = join(dir, 'auto');
     await mkdir(sub);

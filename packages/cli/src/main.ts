@@ -4,6 +4,7 @@ import { doctorCommand } from './commands/doctor-command.js';
 import { nativeCommand } from './commands/native-command.js';
 import { pluginsCommand } from './commands/plugins-command.js';
 import { runCommand } from './commands/run-command.js';
+import { summaryCommand } from './commands/summary-command.js';
 
 /** Runs the CLI; returns the exit code: 0 success, 2 bad input, 130 interrupted, 1 anything else. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -12,6 +13,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .scriptName('thaw')
     .usage('$0 <command>\n\nTransfer-learning experiments on TensorFlow.js: unfreeze depth as one axis of a sweep.')
     .command(runCommand)
+    .command(summaryCommand)
     .command(pluginsCommand)
     .command(nativeCommand)
     .command(doctorCommand)

@@ -6,6 +6,7 @@ import { FreezeStage } from './contracts/freeze-stage.js';
 import { LoadStage } from './contracts/load-stage.js';
 import { TrainStage } from './contracts/train-stage.js';
 import { TrialObserver } from './contracts/trial-observer.js';
+import { ModelInspection, ModelInspectionImpl } from './pipeline/model-inspection.js';
 import { TrialPipeline, TrialPipelineImpl } from './pipeline/trial-pipeline.js';
 import { PluginRegistry, PluginRegistryImpl } from './plugins/plugin-registry.js';
 import { AugmentStageImpl } from './stages/augment-stage-impl.js';
@@ -38,6 +39,8 @@ export const coreModule = new ContainerModule(({ bind }) => {
   bind(EvaluateStage).toService(EvaluateStageImpl);
   bind(TrialPipelineImpl).toSelf().inSingletonScope();
   bind(TrialPipeline).toService(TrialPipelineImpl);
+  bind(ModelInspectionImpl).toSelf().inSingletonScope();
+  bind(ModelInspection).toService(ModelInspectionImpl);
   bind(TrackingObserver).toSelf().inSingletonScope();
   bind(TrialObserver).toService(TrackingObserver);
 });

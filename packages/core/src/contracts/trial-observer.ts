@@ -30,6 +30,8 @@ export interface TrialResult {
   readonly train: TrainResult;
   readonly evaluation: Evaluation;
   readonly dataSource: string;
+  /** Keras-style model.summary() and the units, taken right after the build. */
+  readonly modelSummary: string;
   readonly seconds: number;
   /** Where the trained base was saved, when the spec asks for it. */
   readonly savedBase?: string;

@@ -5,7 +5,9 @@ import type { ModelUnit } from '../contracts/base-model-plugin.js';
 export function modelSummary(model: tf.LayersModel, units: readonly ModelUnit[]): string {
   const lines: string[] = [];
   model.summary(110, undefined, (line?: string) => lines.push(line ?? ''));
-  lines.push('', 'Units (input → output):');
-  units.forEach((unit, index) => lines.push(`  ${index + 1}. ${unit.name}: ${unit.layers.join(', ')}`));
+  if (units.length > 0) {
+    lines.push('', 'Units (input → output):');
+    units.forEach((unit, index) => lines.push(`  ${index + 1}. ${unit.name}: ${unit.layers.join(', ')}`));
+  }
   return lines.join('\n') + '\n';
 }

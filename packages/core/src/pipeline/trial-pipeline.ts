@@ -12,6 +12,7 @@ import { validatePluginOptions } from '../contracts/plugin-contribution.js';
 import { TrainStage } from '../contracts/train-stage.js';
 import { TrialEvents, TrialObserver, type TrialInfo, type TrialResult } from '../contracts/trial-observer.js';
 import { disposeModel } from '../model/dispose-model.js';
+import { modelSummary } from '../model/model-summary.js';
 import { layersModelFolder } from '../model/layers-model-files.js';
 import { PluginRegistry, ThawContainer } from '../plugins/plugin-registry.js';
 import { configHash } from '../spec/flatten-spec.js';
@@ -92,6 +93,7 @@ export class TrialPipelineImpl implements TrialPipeline {
         const augmenter = this.augmentStage.prepare(spec.augment, spec.seed);
         built = await this.buildStage.build(loaded, data);
         if (built.base.inputRange) data = rescaleSplits(data, built.base.inputRange);
+        const summary = modelSummary(built.model, built.units);
         const phases = this.freezeStage.plan(loaded, built.units);
         const train = await this.trainStage.train({ built, phases, data, augmenter, config: spec.train, seed: spec.seed, events });
         const split = spec.evaluate.split === 'test' ? data.test : data.validation;
@@ -106,6 +108,7 @@ export class TrialPipelineImpl implements TrialPipeline {
           train,
           evaluation,
           dataSource: data.source,
+          modelSummary: summary,
           seconds: (performance.now() - started) / 1000,
           ...(savedBase === undefined ? {} : { savedBase }),
         };

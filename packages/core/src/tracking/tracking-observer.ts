@@ -10,7 +10,6 @@ import { Tracker, type MetricPoint, type TrackedRun } from '../contracts/tracker
 import type { TrialInfo, TrialObserver, TrialResult } from '../contracts/trial-observer.js';
 import { messageOf } from '../errors/thaw-error.js';
 import { layersModelFolder } from '../model/layers-model-files.js';
-import { modelSummary } from '../model/model-summary.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
 import { trialNote, confusionCsv, learningCurvesCsv } from '../results/trial-report.js';
@@ -122,7 +121,7 @@ export class TrackingObserver implements TrialObserver {
     ];
     await run.logMetrics(points);
     await run.logArtifact('spec.yaml', specToYaml(trial.loaded.spec));
-    await run.logArtifact('model-summary.txt', modelSummary(built.model, built.units));
+    await run.logArtifact('model-summary.txt', result.modelSummary);
     await run.logArtifact('learning-curves.csv', learningCurvesCsv(result.train.epochs));
     await run.logArtifact('confusion-matrix.csv', confusionCsv(evaluation));
     await run.logArtifact('evaluation.json', JSON.stringify(evaluation, undefined, 2));
