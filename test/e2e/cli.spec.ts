@@ -191,7 +191,7 @@ export default new ContainerModule(({ bind }) => { bind(StrategyPlugin).toConsta
       [
         'an unknown plugin',
         tinySpec({ model: { base: { plugin: 'resnet-9000' } } }),
-        /model\.base\.plugin: unknown base model plugin "resnet-9000"; expected one of: from-run, small-convnet/,
+        /model\.base\.plugin: unknown base model plugin "resnet-9000"; expected one of: from-run, layers-model, small-convnet/,
       ],
       [
         'a mistyped option',

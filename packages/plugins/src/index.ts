@@ -1,5 +1,7 @@
 export { pluginsModule, default } from './plugins-module.js';
 export * from './base-models/from-run.js';
+export * from './base-models/derive-units.js';
+export * from './base-models/layers-model.js';
 export * from './base-models/small-convnet.js';
 export * from './datasets/fashion-mnist/fashion-mnist-dataset.js';
 export * from './datasets/fashion-mnist/fashion-mnist-files.js';

@@ -1,6 +1,7 @@
 import { ContainerModule } from 'inversify';
 import { BaseModelPlugin, DatasetPlugin, StrategyPlugin } from '@thaw/core';
 import { FromRunBaseModel } from './base-models/from-run.js';
+import { LayersModelBase } from './base-models/layers-model.js';
 import { SmallConvnet } from './base-models/small-convnet.js';
 import { FashionMnistDataset } from './datasets/fashion-mnist/fashion-mnist-dataset.js';
 import { FeatureExtractionStrategy, FineTuneStrategy } from './strategies/fine-tune-strategy.js';
@@ -11,6 +12,8 @@ export const pluginsModule = new ContainerModule(({ bind }) => {
   bind(BaseModelPlugin).toService(SmallConvnet);
   bind(FromRunBaseModel).toSelf().inSingletonScope();
   bind(BaseModelPlugin).toService(FromRunBaseModel);
+  bind(LayersModelBase).toSelf().inSingletonScope();
+  bind(BaseModelPlugin).toService(LayersModelBase);
   bind(FineTuneStrategy).toSelf().inSingletonScope();
   bind(StrategyPlugin).toService(FineTuneStrategy);
   bind(FeatureExtractionStrategy).toSelf().inSingletonScope();
