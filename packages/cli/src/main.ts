@@ -5,6 +5,7 @@ import { nativeCommand } from './commands/native-command.js';
 import { pluginsCommand } from './commands/plugins-command.js';
 import { runCommand } from './commands/run-command.js';
 import { summaryCommand } from './commands/summary-command.js';
+import { sweepCommand } from './commands/sweep-command.js';
 
 /** Runs the CLI; returns the exit code: 0 success, 2 bad input, 130 interrupted, 1 anything else. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -13,6 +14,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .scriptName('thaw')
     .usage('$0 <command>\n\nTransfer-learning experiments on TensorFlow.js: unfreeze depth as one axis of a sweep.')
     .command(runCommand)
+    .command(sweepCommand)
     .command(summaryCommand)
     .command(pluginsCommand)
     .command(nativeCommand)
@@ -32,7 +34,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`thaw: ${usageError}\nRun thaw --help for usage.\n`);
       return 2;
     }
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof TrialInterrupted) {
       process.stderr.write('thaw: interrupted\n');

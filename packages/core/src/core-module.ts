@@ -9,6 +9,7 @@ import { TrialObserver } from './contracts/trial-observer.js';
 import { ModelInspection, ModelInspectionImpl } from './pipeline/model-inspection.js';
 import { TrialPipeline, TrialPipelineImpl } from './pipeline/trial-pipeline.js';
 import { PluginRegistry, PluginRegistryImpl } from './plugins/plugin-registry.js';
+import { SweepRunner, SweepRunnerImpl } from './sweep/sweep-runner.js';
 import { AugmentStageImpl } from './stages/augment-stage-impl.js';
 import { BuildStageImpl } from './stages/build-stage-impl.js';
 import { EvaluateStageImpl } from './stages/evaluate-stage-impl.js';
@@ -39,6 +40,8 @@ export const coreModule = new ContainerModule(({ bind }) => {
   bind(EvaluateStage).toService(EvaluateStageImpl);
   bind(TrialPipelineImpl).toSelf().inSingletonScope();
   bind(TrialPipeline).toService(TrialPipelineImpl);
+  bind(SweepRunnerImpl).toSelf().inSingletonScope();
+  bind(SweepRunner).toService(SweepRunnerImpl);
   bind(ModelInspectionImpl).toSelf().inSingletonScope();
   bind(ModelInspection).toService(ModelInspectionImpl);
   bind(TrackingObserver).toSelf().inSingletonScope();

@@ -37,6 +37,8 @@ export * from './spec/experiment-spec.js';
 export * from './spec/flatten-spec.js';
 export * from './spec/set-override.js';
 export * from './spec/spec-loader.js';
+export * from './sweep/sweep-plan.js';
+export * from './sweep/sweep-runner.js';
 export * from './stages/augment-stage-impl.js';
 export * from './stages/build-stage-impl.js';
 export * from './stages/evaluate-stage-impl.js';

@@ -32,10 +32,26 @@ export interface StartRunRequest {
   readonly parentRunId?: string;
 }
 
+/** A recorded run as read back: what a sweep needs to resume and to summarise. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly runName: string;
+  readonly status: RunStatus;
+  readonly startTime: number;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly params: Readonly<Record<string, string>>;
+  /** Each metric's values in step order. */
+  readonly metrics: Readonly<Record<string, readonly number[]>>;
+}
+
 /** Records experiments and runs: MLflow's local file store, or an MLflow tracking server. */
 export const Tracker = Symbol('Tracker');
 export interface Tracker {
   /** Where runs go, for people (a folder or a URL). */
   readonly location: string;
   startRun(request: StartRunRequest): Promise<TrackedRun>;
+  /** Runs of an experiment whose tags include all of `tags` (none when the experiment does not exist). */
+  findRuns(experimentName: string, tags: Readonly<Record<string, string>>): Promise<RunRecord[]>;
+  /** Reopens a run (a sweep's parent, resumed) to log more to it. */
+  resumeRun(experimentName: string, runId: string): Promise<TrackedRun>;
 }

@@ -44,6 +44,38 @@ const earlyStopping = z.strictObject({
   restoreBestWeights: z.boolean().default(false),
 });
 
+const distribution = z.union(
+  [
+    z.strictObject({ choice: z.array(z.unknown()).min(1) }),
+    z.strictObject({ uniform: z.tuple([z.number(), z.number()]) }),
+    z.strictObject({ logUniform: z.tuple([z.number().positive(), z.number().positive()]) }),
+    z.strictObject({ int: z.tuple([z.number().int(), z.number().int()]) }),
+  ],
+  { error: 'expected { choice: [...] }, { uniform: [low, high] }, { logUniform: [low, high] } or { int: [low, high] }' },
+);
+
+export const SweepSchema = z
+  .strictObject({
+    /** Every combination of these values, by spec path (e.g. strategy.unfreeze: [0, 1, 2, all]). */
+    grid: z.record(z.string(), z.array(z.unknown(), { error: 'expected a list of values' }).min(1)).default({}),
+    /** Random samples, each combined with every grid point. */
+    random: z
+      .strictObject({
+        trials: positiveInt('random samples'),
+        seed: z.number().int().min(0).default(0),
+        space: z.record(z.string(), distribution),
+      })
+      .optional(),
+    metric: z
+      .strictObject({
+        name: z.string().min(1).default('val_accuracy'),
+        goal: z.enum(['max', 'min']).default('max'),
+      })
+      .prefault({}),
+  })
+  .refine((sweep) => Object.keys(sweep.grid).length > 0 || sweep.random !== undefined, { error: 'expected a grid or random section' });
+export type SweepSpec = z.output<typeof SweepSchema>;
+
 export const ExperimentSpecSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_" or "-"' }),
   description: z.string().optional(),
@@ -81,6 +113,7 @@ export const ExperimentSpecSchema = z.strictObject({
       store: z.string().min(1).default('mlruns'),
     })
     .prefault({}),
+  sweep: SweepSchema.optional(),
   output: z
     .strictObject({
       /** Where to save the trained base (TF.js layers format), relative to the spec's folder. */

@@ -17,9 +17,9 @@ export function flattenSpec(value: unknown, prefix = ''): Record<string, string>
   return out;
 }
 
-/** Hash of what a trial computes: the resolved spec without its name, description, tracking and cache switch. */
+/** Hash of what a trial computes: the resolved spec without its name, description, tracking, sweep and cache switch. */
 export function configHash(spec: ExperimentSpec): string {
-  const { name: _name, description: _description, tracking: _tracking, ...rest } = spec;
+  const { name: _name, description: _description, tracking: _tracking, sweep: _sweep, ...rest } = spec;
   const { cacheFrozen: _cacheFrozen, ...train } = rest.train;
   const canonical = JSON.stringify(sortKeys({ ...rest, train }));
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);

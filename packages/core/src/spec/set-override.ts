@@ -4,7 +4,7 @@ import { ThawError, describeValue } from '../errors/thaw-error.js';
 /** Splits `a.b[0].c` into ['a', 'b', 0, 'c']. */
 export function parseSpecPath(path: string): (string | number)[] {
   if (!/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*|\[\d+\]|\.\d+)*$/.test(path)) {
-    throw new ThawError(`--set: received path ${describeValue(path)}; expected dotted keys such as train.epochs or augment[0].factor`);
+    throw new ThawError(`spec path: received ${describeValue(path)}; expected dotted keys such as train.epochs or augment[0].factor`);
   }
   return path
     .replace(/\[(\d+)\]/g, '.$1')
@@ -21,7 +21,6 @@ export function applySetOverride(raw: Record<string, unknown>, assignment: strin
   if (equals <= 0) {
     throw new ThawError(`--set: received ${describeValue(assignment)}; expected path=value, e.g. strategy.unfreeze=2`);
   }
-  const keys = parseSpecPath(assignment.slice(0, equals).trim());
   const text = assignment.slice(equals + 1);
   let value: unknown;
   try {
@@ -29,6 +28,12 @@ export function applySetOverride(raw: Record<string, unknown>, assignment: strin
   } catch {
     value = text;
   }
+  setSpecValue(raw, assignment.slice(0, equals).trim(), value, `--set ${assignment}`);
+}
+
+/** Sets the value at a dotted path of a raw spec, creating the objects on the way. */
+export function setSpecValue(raw: Record<string, unknown>, path: string, value: unknown, where = path): void {
+  const keys = parseSpecPath(path);
   let target: Record<string | number, unknown> = raw;
   keys.slice(0, -1).forEach((key, index) => {
     const next = target[key];
@@ -36,7 +41,7 @@ export function applySetOverride(raw: Record<string, unknown>, assignment: strin
       target[key] = typeof keys[index + 1] === 'number' ? [] : {};
     } else if (typeof next !== 'object') {
       const at = keys.slice(0, index + 1).join('.');
-      throw new ThawError(`--set ${assignment}: ${at} holds ${describeValue(next)}, which has no field ${String(keys[index + 1])}`);
+      throw new ThawError(`${where}: ${at} holds ${describeValue(next)}, which has no field ${String(keys[index + 1])}`);
     }
     target = target[key] as Record<string | number, unknown>;
   });

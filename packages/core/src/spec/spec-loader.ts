@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ThawError, messageOf } from '../errors/thaw-error.js';
 import { formatSchemaIssues } from '../errors/format-schema-issues.js';
 import { ExperimentSpecSchema, type ExperimentSpec } from './experiment-spec.js';
-import { applySetOverride } from './set-override.js';
+import { applySetOverride, setSpecValue } from './set-override.js';
 
 /** A validated spec and where it came from; relative paths inside it resolve against `dir`. */
 export interface LoadedSpec {
@@ -16,6 +16,16 @@ export interface LoadedSpec {
 
 /** Reads a YAML experiment spec, applies `--set` overrides and validates every field. */
 export async function loadSpec(file: string, overrides: readonly string[] = []): Promise<LoadedSpec> {
+  return resolveSpec(await readRawSpec(file), file, overrides);
+}
+
+/** A spec file as YAML data, before validation (what a sweep varies). */
+export interface RawSpec {
+  readonly file: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export async function readRawSpec(file: string): Promise<RawSpec> {
   const path = resolve(file);
   let text: string;
   try {
@@ -35,9 +45,20 @@ export async function loadSpec(file: string, overrides: readonly string[] = []):
       `${file}: received ${raw === null ? 'an empty document' : typeof raw}; expected a YAML mapping with name, data, model …`,
     );
   }
-  const record = raw as Record<string, unknown>;
+  return { file: path, data: raw as Record<string, unknown> };
+}
+
+/** Applies overrides (`path=value`, then `values` by dotted path) to a copy of a raw spec and validates it. */
+export function resolveSpec(
+  raw: RawSpec,
+  shownAs: string,
+  overrides: readonly string[] = [],
+  values: Readonly<Record<string, unknown>> = {},
+): LoadedSpec {
+  const record = structuredClone(raw.data) as Record<string, unknown>;
   for (const assignment of overrides) applySetOverride(record, assignment);
-  return { file: path, dir: dirname(path), spec: validateSpec(record, file) };
+  for (const [path, value] of Object.entries(values)) setSpecValue(record, path, value);
+  return { file: raw.file, dir: dirname(raw.file), spec: validateSpec(record, shownAs) };
 }
 
 /** Validates a raw spec object; `where` names it in errors. */

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { ThawError, describeValue } from '../errors/thaw-error.js';
-import type { MetricPoint, RunStatus, StartRunRequest, TrackedRun, Tracker } from '../contracts/tracker.js';
+import type { MetricPoint, RunRecord, RunStatus, StartRunRequest, TrackedRun, Tracker } from '../contracts/tracker.js';
 import { checkMlflowKey } from './mlflow-keys.js';
 
 /** MLflow's numeric run statuses in meta.yaml. */
@@ -77,15 +77,47 @@ export class FileStoreTracker implements Tracker {
     return run;
   }
 
-  /** The id of the active experiment with this name, created (with Default beside it) when missing. */
-  async experimentId(name: string): Promise<string> {
-    await mkdir(this.root, { recursive: true });
-    await this.ensureExperiment('0', 'Default');
+  async findRuns(experimentName: string, tags: Readonly<Record<string, string>>): Promise<RunRecord[]> {
+    const experimentId = await this.findExperiment(experimentName);
+    if (experimentId === undefined) return [];
+    const records: RunRecord[] = [];
+    for (const entry of await readdir(join(this.root, experimentId), { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name === 'tags') continue;
+      const record = await readRun(join(this.root, experimentId, entry.name)).catch(() => undefined);
+      if (record && Object.entries(tags).every(([key, value]) => record.tags[key] === value)) records.push(record);
+    }
+    return records.sort((a, b) => a.startTime - b.startTime);
+  }
+
+  async resumeRun(experimentName: string, runId: string): Promise<TrackedRun> {
+    const experimentId = await this.findExperiment(experimentName);
+    const dir = experimentId === undefined ? undefined : join(this.root, experimentId, runId);
+    if (dir === undefined || !(await exists(join(dir, 'meta.yaml')))) {
+      throw new ThawError(`run ${runId} not found in experiment ${JSON.stringify(experimentName)} of ${this.root}`);
+    }
+    const meta = parse(await readFile(join(dir, 'meta.yaml'), 'utf8')) as Record<string, unknown>;
+    meta['status'] = STATUS_CODES.RUNNING;
+    meta['end_time'] = null;
+    await writeFile(join(dir, 'meta.yaml'), yaml(meta));
+    return new FileStoreRun(dir, runId, experimentId!, meta);
+  }
+
+  private async findExperiment(name: string): Promise<string | undefined> {
+    if (!(await exists(this.root))) return undefined;
     for (const entry of await readdir(this.root, { withFileTypes: true })) {
       if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
       const meta = await this.readExperimentMeta(entry.name);
       if (meta?.['name'] === name && meta['lifecycle_stage'] === 'active') return String(meta['experiment_id']);
     }
+    return undefined;
+  }
+
+  /** The id of the active experiment with this name, created (with Default beside it) when missing. */
+  async experimentId(name: string): Promise<string> {
+    await mkdir(this.root, { recursive: true });
+    await this.ensureExperiment('0', 'Default');
+    const found = await this.findExperiment(name);
+    if (found !== undefined) return found;
     // crypto, not Math.random: a trial seeds Math.random, and ids must differ between stores.
     let id: string;
     do id = String(randomInt(1e11, 9e11)) + String(randomInt(1e6, 9e6));
@@ -121,6 +153,47 @@ export class FileStoreTracker implements Tracker {
     };
     await writeFile(join(dir, 'meta.yaml'), yaml(meta));
   }
+}
+
+const STATUS_NAMES = Object.fromEntries(Object.entries(STATUS_CODES).map(([name, code]) => [code, name])) as Record<number, RunStatus>;
+
+/** Files of a folder (recursively, keys with '/' are nested), as key → content. */
+async function readKeyed(dir: string, prefix = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const key = `${prefix}${entry.name}`;
+    if (entry.isDirectory()) Object.assign(out, await readKeyed(join(dir, entry.name), `${key}/`));
+    else out[key] = await readFile(join(dir, entry.name), 'utf8');
+  }
+  return out;
+}
+
+function parseMetricValue(text: string): number {
+  return text === 'nan' ? NaN : text === 'inf' ? Infinity : text === '-inf' ? -Infinity : Number(text);
+}
+
+async function readRun(dir: string): Promise<RunRecord> {
+  const meta = parse(await readFile(join(dir, 'meta.yaml'), 'utf8')) as Record<string, unknown>;
+  const metrics: Record<string, number[]> = {};
+  for (const [key, text] of Object.entries(await readKeyed(join(dir, 'metrics')))) {
+    const points = text
+      .trim()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => line.split(' '))
+      .map(([, value, step]) => ({ value: parseMetricValue(value!), step: Number(step) }));
+    metrics[key] = points.sort((a, b) => a.step - b.step).map((point) => point.value);
+  }
+  return {
+    runId: String(meta['run_id']),
+    runName: String(meta['run_name']),
+    status: STATUS_NAMES[Number(meta['status'])] ?? 'RUNNING',
+    startTime: Number(meta['start_time']),
+    tags: await readKeyed(join(dir, 'tags')),
+    params: await readKeyed(join(dir, 'params')),
+    metrics,
+  };
 }
 
 class FileStoreRun implements TrackedRun {

@@ -61,7 +61,8 @@ export class TrackingObserver implements TrialObserver {
       ...(trial.parentRunId === undefined ? {} : { parentRunId: trial.parentRunId }),
     });
     this.open.push({ run, phases: 0 });
-    await run.logParams({ ...flattenSpec(spec), backend: trial.backend });
+    const { sweep: _sweep, ...trialSpec } = spec;
+    await run.logParams({ ...flattenSpec(trialSpec), backend: trial.backend });
   }
 
   async onPhaseBegin(phase: Phase, facts: ModelFacts): Promise<void> {

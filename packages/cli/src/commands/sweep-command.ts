@@ -1,0 +1,72 @@
+import type { CommandModule } from 'yargs';
+import {
+  BACKEND_NAMES,
+  SweepRunner,
+  TrialPipeline,
+  consoleLogger,
+  displayPath,
+  planSweep,
+  readRawSpec,
+  selectBackend,
+  textTable,
+  type BackendName,
+} from '@thaw/core';
+import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
+
+interface SweepArgs {
+  spec: string;
+  set: string[];
+  backend: BackendName | 'auto';
+  dryRun: boolean;
+}
+
+/** `thaw sweep <spec>`: every configuration of the spec's sweep, each an MLflow child run of one sweep run. */
+export const sweepCommand: CommandModule<object, SweepArgs> = {
+  command: 'sweep <spec>',
+  describe: "train every configuration of a spec's sweep (e.g. unfreeze depth × seed) and summarise them",
+  builder: (yargs) =>
+    yargs
+      .positional('spec', { type: 'string', demandOption: true, describe: 'experiment spec (YAML) with a sweep section' })
+      .option('set', { type: 'string', array: true, default: [], describe: 'override a value in every trial: --set train.epochs=5' })
+      .option('backend', { choices: ['auto', ...BACKEND_NAMES] as const, default: 'auto' as const, describe: 'TF.js backend' })
+      .option('dryRun', { type: 'boolean', default: false, describe: 'print the trials and exit' }),
+  handler: async (args) => {
+    const raw = await readRawSpec(args.spec);
+    const logger = consoleLogger;
+    const container = await createCliContainer({ logger, progress: true });
+    const pipeline = container.get<TrialPipeline>(TrialPipeline);
+    // Plugins named by the spec, loaded once from its folder (they are the same for every trial).
+    const first = planSweep(raw, displayPath(raw.file), args.set, () => undefined).trials[0]!;
+    await loadSpecPlugins(container, first.loaded);
+    const plan = planSweep(raw, displayPath(raw.file), args.set, (loaded) => pipeline.check(loaded));
+    if (args.dryRun) {
+      const rows = [
+        ['#', ...plan.paths, 'config hash'],
+        ...plan.trials.map((t) => [String(t.index + 1), ...plan.paths.map((p) => JSON.stringify(t.values[p])), t.configHash]),
+      ];
+      process.stdout.write(
+        `${plan.trials.length} trials of ${plan.name} (metric: ${plan.sweep.metric.name}, ${plan.sweep.metric.goal})\n${textTable(rows)}\n`,
+      );
+      return;
+    }
+    const backend = await selectBackend(args.backend);
+    const controller = new AbortController();
+    const onSigint = () => {
+      logger.warn('interrupted: stopping after this batch; the current trial is recorded as KILLED');
+      controller.abort();
+    };
+    process.once('SIGINT', onSigint);
+    try {
+      const started = performance.now();
+      const outcome = await container.get<SweepRunner>(SweepRunner).run(plan, { backend: backend.name, signal: controller.signal });
+      const minutes = ((performance.now() - started) / 60000).toFixed(1);
+      process.stdout.write(
+        `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
+          `\nsweep run ${outcome.parentRunId}; summary.csv and summary.md are its artifacts\n`,
+      );
+      if (outcome.failed > 0) process.exitCode = 1;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+};

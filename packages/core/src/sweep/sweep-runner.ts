@@ -1,0 +1,201 @@
+import { userInfo } from 'node:os';
+import { inject, injectable } from 'inversify';
+import { Logger } from '../contracts/logger.js';
+import { Tracker, type RunRecord, type TrackedRun } from '../contracts/tracker.js';
+import { messageOf } from '../errors/thaw-error.js';
+import { TrialInterrupted, TrialPipeline } from '../pipeline/trial-pipeline.js';
+import type { SweepPlan } from './sweep-plan.js';
+
+export interface SweepRow {
+  readonly runName: string;
+  readonly runId: string;
+  readonly values: Readonly<Record<string, unknown>>;
+  /** The sweep metric's best value over the trial's epochs (by the sweep's goal). */
+  readonly metric: number;
+  readonly testAccuracy: number;
+  readonly testLoss: number;
+  readonly epochs: number;
+}
+
+export interface SweepOutcome {
+  readonly parentRunId: string;
+  readonly ran: number;
+  readonly skipped: number;
+  readonly failed: number;
+  readonly rows: readonly SweepRow[];
+  readonly markdown: string;
+}
+
+const SWEEP_TAG = 'thaw.sweepHash';
+
+/** Runs a sweep's trials in this process as children of one parent run, resuming what is already finished. */
+export const SweepRunner = Symbol('SweepRunner');
+export interface SweepRunner {
+  run(plan: SweepPlan, options: { backend: string; signal?: AbortSignal }): Promise<SweepOutcome>;
+}
+
+function bestOf(values: readonly number[] | undefined, goal: 'max' | 'min'): number {
+  const finite = (values ?? []).filter(Number.isFinite);
+  if (finite.length === 0) return NaN;
+  return goal === 'max' ? Math.max(...finite) : Math.min(...finite);
+}
+
+function last(values: readonly number[] | undefined): number {
+  return values && values.length > 0 ? values[values.length - 1]! : NaN;
+}
+
+@injectable()
+export class SweepRunnerImpl implements SweepRunner {
+  constructor(
+    @inject(TrialPipeline) private readonly pipeline: TrialPipeline,
+    @inject(Tracker) private readonly tracker: Tracker,
+    @inject(Logger) private readonly log: Logger,
+  ) {}
+
+  async run(plan: SweepPlan, options: { backend: string; signal?: AbortSignal }): Promise<SweepOutcome> {
+    const { run: parent, complete } = await this.parentRun(plan);
+    const finished = async () => {
+      const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parent.runId });
+      return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
+    };
+    const done = await finished();
+    let ran = 0;
+    let failed = 0;
+    const started = performance.now();
+    try {
+      for (const trial of plan.trials) {
+        const position = `[${trial.index + 1}/${plan.trials.length}]`;
+        if (done.has(trial.configHash)) {
+          this.log.info(`${position} ${trial.runName}: finished earlier, skipped`);
+          continue;
+        }
+        const left = plan.trials.length - trial.index;
+        const eta = ran > 0 ? ` (about ${Math.round((((performance.now() - started) / 1000 / ran) * left) / 60)} min left)` : '';
+        this.log.info(`${position} ${trial.runName}${eta}`);
+        try {
+          await this.pipeline.run(trial.loaded, {
+            backend: options.backend,
+            runName: trial.runName,
+            parentRunId: parent.runId,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+          ran++;
+        } catch (error) {
+          if (error instanceof TrialInterrupted) throw error;
+          failed++;
+          this.log.warn(`${position} ${trial.runName} failed: ${messageOf(error)} (a later run of the sweep retries it)`);
+        }
+      }
+    } catch (error) {
+      await parent.setTags({ 'thaw.sweepState': 'interrupted' });
+      await parent.end('KILLED');
+      throw error;
+    }
+    const rows = this.rows(plan, await finished());
+    const markdown = summaryMarkdown(plan, rows);
+    // A resumed sweep that had nothing left to do already holds this summary.
+    if (!(complete && ran === 0 && failed === 0)) await this.logSummary(plan, parent, rows, markdown);
+    await parent.end(failed > 0 ? 'FAILED' : 'FINISHED');
+    return { parentRunId: parent.runId, ran, skipped: plan.trials.length - ran - failed, failed, rows, markdown };
+  }
+
+  /** The parent run of an earlier run of the same sweep, reopened, or a new one. */
+  private async parentRun(plan: SweepPlan): Promise<{ run: TrackedRun; complete: boolean }> {
+    const earlier = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash });
+    const previous = earlier.filter((run) => run.tags['mlflow.parentRunId'] === undefined).pop();
+    if (previous) {
+      this.log.info(`resuming sweep run ${previous.runId}`);
+      return {
+        run: await this.tracker.resumeRun(plan.experimentName, previous.runId),
+        complete: previous.tags['thaw.sweepState'] === 'complete',
+      };
+    }
+    const run = await this.tracker.startRun({
+      experimentName: plan.experimentName,
+      runName: `${plan.name} sweep`,
+      tags: { 'mlflow.user': userInfo().username, 'mlflow.source.name': 'thaw', [SWEEP_TAG]: plan.sweepHash },
+    });
+    await run.logParams({
+      'sweep.trials': String(plan.trials.length),
+      'sweep.paths': plan.paths.join(', '),
+      'sweep.metric': `${plan.sweep.metric.name} (${plan.sweep.metric.goal})`,
+    });
+    return { run, complete: false };
+  }
+
+  private rows(plan: SweepPlan, finished: Map<string | undefined, RunRecord>): SweepRow[] {
+    const { name, goal } = plan.sweep.metric;
+    const rows = plan.trials.flatMap((trial) => {
+      const run = finished.get(trial.configHash);
+      if (!run) return [];
+      const split = run.params['evaluate.split'] ?? 'test';
+      return [
+        {
+          runName: trial.runName,
+          runId: run.runId,
+          values: trial.values,
+          metric: bestOf(run.metrics[name], goal),
+          testAccuracy: last(run.metrics[`${split}_accuracy`]),
+          testLoss: last(run.metrics[`${split}_loss`]),
+          epochs: run.metrics['val_loss']?.length ?? 0,
+        },
+      ];
+    });
+    const key = (row: SweepRow) => (Number.isNaN(row.metric) ? -Infinity : goal === 'max' ? row.metric : -row.metric);
+    return rows.sort((a, b) => key(b) - key(a));
+  }
+
+  private async logSummary(plan: SweepPlan, parent: TrackedRun, rows: readonly SweepRow[], markdown: string): Promise<void> {
+    const header = ['rank', 'trial', ...plan.paths, plan.sweep.metric.name, 'test_accuracy', 'test_loss', 'epochs', 'run_id'];
+    const csv = [
+      header.join(','),
+      ...rows.map((row, i) =>
+        [
+          i + 1,
+          JSON.stringify(row.runName),
+          ...plan.paths.map((p) => JSON.stringify(row.values[p])),
+          row.metric,
+          row.testAccuracy,
+          row.testLoss,
+          row.epochs,
+          row.runId,
+        ].join(','),
+      ),
+    ].join('\n');
+    await parent.logArtifact('summary.csv', `${csv}\n`);
+    await parent.logArtifact('summary.md', markdown);
+    await parent.setTags({ 'mlflow.note.content': markdown, 'thaw.sweepState': 'complete' });
+    const best = rows[0];
+    if (!best) return;
+    const timestamp = Date.now();
+    await parent.logMetrics([
+      { key: `best_${plan.sweep.metric.name}`, value: best.metric, step: 0, timestamp },
+      { key: 'best_test_accuracy', value: best.testAccuracy, step: 0, timestamp },
+    ]);
+    await parent.setTags({
+      'thaw.bestRunId': best.runId,
+      ...Object.fromEntries(plan.paths.map((p) => [`thaw.best.${p}`, String(best.values[p])])),
+    });
+  }
+}
+
+/** The sweep's results as a Markdown table, best first. */
+export function summaryMarkdown(plan: SweepPlan, rows: readonly SweepRow[]): string {
+  const format = (value: number, percent: boolean) =>
+    Number.isNaN(value) ? '—' : percent ? `${(100 * value).toFixed(1)}%` : value.toFixed(4);
+  const isRate = (name: string) => name.includes('accuracy') || name.includes('precision') || name.includes('recall');
+  const table = [
+    ['rank', ...plan.paths, plan.sweep.metric.name, 'test accuracy', 'test loss', 'epochs'],
+    ...rows.map((row, i) => [
+      String(i + 1),
+      ...plan.paths.map((p) => (typeof row.values[p] === 'string' ? row.values[p] : JSON.stringify(row.values[p]))),
+      format(row.metric, isRate(plan.sweep.metric.name)),
+      format(row.testAccuracy, true),
+      format(row.testLoss, false),
+      String(row.epochs),
+    ]),
+  ];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
+  return [line(table[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...table.slice(1).map(line)].join('\n') + '\n';
+}
