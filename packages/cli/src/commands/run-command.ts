@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { BACKEND_NAMES, TrialPipeline, consoleLogger, loadSpec, resultTable, selectBackend, type BackendName } from '@thaw/core';
 import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
+import { interruptible } from '../interruptible.js';
 
 interface RunArgs {
   spec: string;
@@ -27,19 +28,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const pipeline = container.get<TrialPipeline>(TrialPipeline);
     pipeline.check(loaded);
     const backend = await selectBackend(args.backend);
-    const controller = new AbortController();
-    const onSigint = () => {
-      logger.warn('interrupted: stopping after this batch and recording the run as KILLED');
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    try {
-      const result = await pipeline.run(loaded, { backend: backend.name, signal: controller.signal });
+    await interruptible(logger, 'the run is recorded as KILLED', async (signal) => {
+      const result = await pipeline.run(loaded, { backend: backend.name, signal });
       process.stdout.write(`\n${resultTable(result)}`);
       if (result.savedBase) process.stdout.write(`\nbase saved to ${result.savedBase}\n`);
       if (result.runLocation) process.stdout.write(`run recorded in ${result.runLocation}\n`);
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    });
   },
 };

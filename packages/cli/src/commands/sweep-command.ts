@@ -12,6 +12,7 @@ import {
   type BackendName,
 } from '@thaw/core';
 import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
+import { interruptible } from '../interruptible.js';
 
 interface SweepArgs {
   spec: string;
@@ -50,23 +51,15 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       return;
     }
     const backend = await selectBackend(args.backend);
-    const controller = new AbortController();
-    const onSigint = () => {
-      logger.warn('interrupted: stopping after this batch; the current trial is recorded as KILLED');
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    try {
+    await interruptible(logger, 'the current trial is recorded as KILLED', async (signal) => {
       const started = performance.now();
-      const outcome = await container.get<SweepRunner>(SweepRunner).run(plan, { backend: backend.name, signal: controller.signal });
+      const outcome = await container.get<SweepRunner>(SweepRunner).run(plan, { backend: backend.name, signal });
       const minutes = ((performance.now() - started) / 60000).toFixed(1);
       process.stdout.write(
         `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
           `\nsweep run ${outcome.parentRunId}; summary.csv and summary.md are its artifacts\n`,
       );
       if (outcome.failed > 0) process.exitCode = 1;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    });
   },
 };

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import { BuildStage } from '../contracts/build-stage.js';
 import { FreezeStage } from '../contracts/freeze-stage.js';
@@ -8,6 +7,7 @@ import { modelSummary } from '../model/model-summary.js';
 import { unitReport } from '../results/model-report.js';
 import type { LoadedSpec } from '../spec/spec-loader.js';
 import { withSeededMathRandom } from '../training/seeded-random.js';
+import { disposeSplits } from './trial-pipeline.js';
 
 /** Builds the model of a spec without training it and describes what its strategy would train. */
 export const ModelInspection = Symbol('ModelInspection');
@@ -27,9 +27,7 @@ export class ModelInspectionImpl implements ModelInspection {
   describe(loaded: LoadedSpec): Promise<string> {
     return withSeededMathRandom(loaded.spec.seed, async () => {
       const data = await this.loadStage.load(loaded);
-      const built = await this.buildStage.build(loaded, data).finally(() => {
-        for (const split of [data.train, data.validation, data.test]) tf.dispose([split.images, split.labels]);
-      });
+      const built = await this.buildStage.build(loaded, data).finally(() => disposeSplits(data));
       try {
         // Summarised before freezing: the cut re-applies layers, which model.summary() would list twice.
         const summary = modelSummary(built.model, []);

@@ -149,7 +149,8 @@ function rescaleSplits(data: DatasetSplits, [low, high]: readonly [number, numbe
   };
 }
 
-function disposeSplits(data: DatasetSplits | undefined): void {
+/** Frees the tensors of a dataset's three splits. */
+export function disposeSplits(data: DatasetSplits | undefined): void {
   if (!data) return;
   for (const split of [data.train, data.validation, data.test]) tf.dispose([split.images, split.labels]);
 }
