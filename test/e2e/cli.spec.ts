@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { THAW_BIN, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
@@ -22,6 +22,14 @@ async function thaw(cwd: string, ...args: string[]): Promise<Outcome> {
     const failure = error as { code: number; stdout: string; stderr: string };
     return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
   }
+}
+
+/** Path segments (below `root`) of the first file with this name. */
+async function findFile(root: string, name: string): Promise<string[]> {
+  for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name === name) return [...relative(root, entry.parentPath).split('/'), name];
+  }
+  throw new Error(`${name} not found under ${root}`);
 }
 
 /** Status codes of every run in a file store (3 FINISHED, 4 FAILED …). */
@@ -107,6 +115,33 @@ describe('thaw CLI @slow', () => {
     expect(result.stdout).to.match(/^head\s+head_pool, head_dropout, head_output\s+27\s+trained\s+trained$/m);
     expect(result.stdout).to.match(/trainable params\s+331\n/);
     expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([]);
+  });
+
+  it('sweeps with --parallel 2 in worker processes, with the same results as a sequential sweep', async () => {
+    const spec = tinySpec({
+      name: 'par',
+      train: { epochs: 2, batchSize: 16 },
+      sweep: { grid: { 'strategy.unfreeze': [0, 'all'], seed: [1, 2] } },
+    });
+    const summaries: string[] = [];
+    for (const [folder, extra] of [
+      ['sequential', []],
+      ['parallel', ['--parallel', '2']],
+    ] as const) {
+      const sub = join(dir, folder);
+      await mkdir(sub);
+      await writeSpec(sub, 'sweep.yaml', spec);
+      const dry = await thaw(sub, 'sweep', 'sweep.yaml', '--dry-run');
+      expect(dry.stdout).to.match(/^4 trials of par/);
+      const result = await thaw(sub, 'sweep', 'sweep.yaml', ...extra);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(result.stdout).to.contain('4 trials run, 0 finished earlier, 0 failed');
+      expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([3, 3, 3, 3, 3]);
+      // rank,trial,…,run_id: everything but the run ids must agree.
+      const csv = (await readFile(join(sub, 'mlruns', ...(await findFile(join(sub, 'mlruns'), 'summary.csv'))), 'utf8')).trim().split('\n');
+      summaries.push(csv.map((line) => line.split(',').slice(0, -1).join(',')).join('\n'));
+    }
+    expect(summaries[1]).to.equal(summaries[0]);
   });
 
   it('runs the base the transfer spec needs when it says ifMissing: run', async () => {

@@ -16,6 +16,7 @@ describe('sweeps', () => {
       grid: { 'strategy.unfreeze': [0, 'all'], seed: [1, 2] },
       random: { trials: 3, seed: 5, space: { 'train.learningRate': { logUniform: [1e-4, 1e-2] }, 'train.batchSize': { int: [8, 16] } } },
       metric: { name: 'val_accuracy', goal: 'max' },
+      parallel: 1,
     };
     const trials = expandSweep(sweep);
     expect(trials).to.have.length(12);

@@ -8,6 +8,8 @@ interface RunArgs {
   set: string[];
   backend: BackendName | 'auto';
   quiet: boolean;
+  parentRun?: string;
+  runName?: string;
 }
 
 /** `thaw run <spec>`: one trial, printed as a result table and recorded as a run. */
@@ -19,7 +21,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .positional('spec', { type: 'string', demandOption: true, describe: 'experiment spec (YAML)' })
       .option('set', { type: 'string', array: true, default: [], describe: 'override a value: --set strategy.unfreeze=2' })
       .option('backend', { choices: ['auto', ...BACKEND_NAMES] as const, default: 'auto' as const, describe: 'TF.js backend' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines' }),
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines' })
+      .option('parentRun', { type: 'string', describe: 'record the trial as a child of this run (a sweep)' })
+      .option('runName', { type: 'string', describe: 'name of the run (default: the spec name)' }),
   handler: async (args) => {
     const loaded = await loadSpec(args.spec, args.set);
     const logger = consoleLogger;
@@ -29,7 +33,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
     pipeline.check(loaded);
     const backend = await selectBackend(args.backend);
     await interruptible(logger, 'the run is recorded as KILLED', async (signal) => {
-      const result = await pipeline.run(loaded, { backend: backend.name, signal });
+      const result = await pipeline.run(loaded, {
+        backend: backend.name,
+        signal,
+        ...(args.parentRun === undefined ? {} : { parentRunId: args.parentRun }),
+        ...(args.runName === undefined ? {} : { runName: args.runName }),
+      });
       process.stdout.write(`\n${resultTable(result)}`);
       if (result.savedBase) process.stdout.write(`\nbase saved to ${result.savedBase}\n`);
       if (result.runLocation) process.stdout.write(`run recorded in ${result.runLocation}\n`);

@@ -1,7 +1,11 @@
+import { spawn } from 'node:child_process';
 import type { CommandModule } from 'yargs';
 import {
   BACKEND_NAMES,
   SweepRunner,
+  ThawError,
+  TrialInterrupted,
+  type TrialExecutor,
   TrialPipeline,
   consoleLogger,
   displayPath,
@@ -19,6 +23,51 @@ interface SweepArgs {
   set: string[];
   backend: BackendName | 'auto';
   dryRun: boolean;
+  parallel?: number;
+}
+
+/**
+ * Runs a trial in a new `thaw run` process (its own TF.js), as a child of the sweep run. The
+ * trial's values travel as --set (JSON is YAML), so the worker resolves the same spec.
+ */
+function workerProcess(specFile: string, overrides: readonly string[], backend: string): TrialExecutor {
+  return (trial, parentRunId) =>
+    new Promise((resolvePromise, reject) => {
+      const sets = [...overrides, ...Object.entries(trial.values).map(([path, value]) => `${path}=${JSON.stringify(value)}`)];
+      const child = spawn(
+        process.execPath,
+        [
+          process.argv[1]!,
+          'run',
+          specFile,
+          ...sets.flatMap((set) => ['--set', set]),
+          '--backend',
+          backend,
+          '--quiet',
+          '--parentRun',
+          parentRunId,
+          '--runName',
+          trial.runName,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        if (code === 0) resolvePromise();
+        else if (code === 130 || signal === 'SIGINT') reject(new TrialInterrupted());
+        else
+          reject(
+            new Error(
+              stderr
+                .split('\n')
+                .filter((line) => line.startsWith('thaw: '))
+                .join(' ') || `worker exited with ${code ?? signal}`,
+            ),
+          );
+      });
+    });
 }
 
 /** `thaw sweep <spec>`: every configuration of the spec's sweep, each an MLflow child run of one sweep run. */
@@ -30,7 +79,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .positional('spec', { type: 'string', demandOption: true, describe: 'experiment spec (YAML) with a sweep section' })
       .option('set', { type: 'string', array: true, default: [], describe: 'override a value in every trial: --set train.epochs=5' })
       .option('backend', { choices: ['auto', ...BACKEND_NAMES] as const, default: 'auto' as const, describe: 'TF.js backend' })
-      .option('dryRun', { type: 'boolean', default: false, describe: 'print the trials and exit' }),
+      .option('dryRun', { type: 'boolean', default: false, describe: 'print the trials and exit' })
+      .option('parallel', { type: 'number', describe: 'trials at once, each in a worker process (default: sweep.parallel, else 1)' }),
   handler: async (args) => {
     const raw = await readRawSpec(args.spec);
     const logger = consoleLogger;
@@ -53,7 +103,14 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const backend = await selectBackend(args.backend);
     await interruptible(logger, 'the current trial is recorded as KILLED', async (signal) => {
       const started = performance.now();
-      const outcome = await container.get<SweepRunner>(SweepRunner).run(plan, { backend: backend.name, signal });
+      const parallel = args.parallel ?? plan.sweep.parallel;
+      if (!Number.isInteger(parallel) || parallel < 1) throw new ThawError(`--parallel: received ${parallel}; expected a whole number ≥ 1`);
+      const outcome = await container.get<SweepRunner>(SweepRunner).run(plan, {
+        backend: backend.name,
+        signal,
+        parallel,
+        ...(parallel > 1 ? { execute: workerProcess(raw.file, args.set, backend.name) } : {}),
+      });
       const minutes = ((performance.now() - started) / 60000).toFixed(1);
       process.stdout.write(
         `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +

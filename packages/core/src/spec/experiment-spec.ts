@@ -66,6 +66,8 @@ export const SweepSchema = z
         space: z.record(z.string(), distribution),
       })
       .optional(),
+    /** Trials at once, each in its own worker process (--parallel overrides). */
+    parallel: positiveInt('worker processes').default(1),
     metric: z
       .strictObject({
         name: z.string().min(1).default('val_accuracy'),

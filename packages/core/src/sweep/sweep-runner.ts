@@ -4,7 +4,7 @@ import { Logger } from '../contracts/logger.js';
 import { Tracker, type RunRecord, type TrackedRun } from '../contracts/tracker.js';
 import { messageOf } from '../errors/thaw-error.js';
 import { TrialInterrupted, TrialPipeline } from '../pipeline/trial-pipeline.js';
-import type { SweepPlan } from './sweep-plan.js';
+import type { SweepPlan, SweepTrial } from './sweep-plan.js';
 
 export interface SweepRow {
   readonly runName: string;
@@ -28,10 +28,24 @@ export interface SweepOutcome {
 
 const SWEEP_TAG = 'thaw.sweepHash';
 
-/** Runs a sweep's trials in this process as children of one parent run, resuming what is already finished. */
+/** Runs one trial somewhere else (a worker process): resolves when it finished, rejects when it failed. */
+export type TrialExecutor = (trial: SweepTrial, parentRunId: string) => Promise<void>;
+
+export interface SweepOptions {
+  readonly backend: string;
+  readonly signal?: AbortSignal;
+  /** Trials at once; above 1 an executor is needed (one TF.js engine per process). */
+  readonly parallel?: number;
+  readonly execute?: TrialExecutor;
+}
+
+/**
+ * Runs a sweep's trials as children of one parent run, resuming what is already finished: in this
+ * process one after another, or through an executor (worker processes) several at a time.
+ */
 export const SweepRunner = Symbol('SweepRunner');
 export interface SweepRunner {
-  run(plan: SweepPlan, options: { backend: string; signal?: AbortSignal }): Promise<SweepOutcome>;
+  run(plan: SweepPlan, options: SweepOptions): Promise<SweepOutcome>;
 }
 
 function bestOf(values: readonly number[] | undefined, goal: 'max' | 'min'): number {
@@ -52,40 +66,54 @@ export class SweepRunnerImpl implements SweepRunner {
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  async run(plan: SweepPlan, options: { backend: string; signal?: AbortSignal }): Promise<SweepOutcome> {
+  async run(plan: SweepPlan, options: SweepOptions): Promise<SweepOutcome> {
+    const parallel = options.parallel ?? 1;
+    if (parallel > 1 && !options.execute) throw new Error('a parallel sweep needs a trial executor (one TF.js engine per process)');
     const { run: parent, complete } = await this.parentRun(plan);
     const finished = async () => {
       const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parent.runId });
       return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
     };
     const done = await finished();
+    for (const trial of plan.trials.filter((t) => done.has(t.configHash))) {
+      this.log.info(`[${trial.index + 1}/${plan.trials.length}] ${trial.runName}: finished earlier, skipped`);
+    }
+    const pending = plan.trials.filter((trial) => !done.has(trial.configHash));
+    const execute: TrialExecutor =
+      options.execute ??
+      (async (trial, parentRunId) => {
+        await this.pipeline.run(trial.loaded, {
+          backend: options.backend,
+          runName: trial.runName,
+          parentRunId,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      });
     let ran = 0;
     let failed = 0;
+    let next = 0;
     const started = performance.now();
-    try {
-      for (const trial of plan.trials) {
+    const worker = async () => {
+      while (next < pending.length && !options.signal?.aborted) {
+        const trial = pending[next++]!;
         const position = `[${trial.index + 1}/${plan.trials.length}]`;
-        if (done.has(trial.configHash)) {
-          this.log.info(`${position} ${trial.runName}: finished earlier, skipped`);
-          continue;
-        }
-        const left = plan.trials.length - trial.index;
-        const eta = ran > 0 ? ` (about ${Math.round((((performance.now() - started) / 1000 / ran) * left) / 60)} min left)` : '';
+        const left = pending.length - ran - failed;
+        const eta =
+          ran > 0 ? ` (about ${Math.round((((performance.now() - started) / 1000 / ran) * (left / parallel)) / 60)} min left)` : '';
         this.log.info(`${position} ${trial.runName}${eta}`);
         try {
-          await this.pipeline.run(trial.loaded, {
-            backend: options.backend,
-            runName: trial.runName,
-            parentRunId: parent.runId,
-            ...(options.signal ? { signal: options.signal } : {}),
-          });
+          await execute(trial, parent.runId);
           ran++;
         } catch (error) {
-          if (error instanceof TrialInterrupted) throw error;
+          if (error instanceof TrialInterrupted || options.signal?.aborted) throw error;
           failed++;
           this.log.warn(`${position} ${trial.runName} failed: ${messageOf(error)} (a later run of the sweep retries it)`);
         }
       }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, pending.length)) }, worker));
+      if (options.signal?.aborted) throw new TrialInterrupted();
     } catch (error) {
       await parent.setTags({ 'thaw.sweepState': 'interrupted' });
       await parent.end('KILLED');
