@@ -142,6 +142,16 @@ describe('thaw CLI @slow', () => {
       summaries.push(csv.map((line) => line.split(',').slice(0, -1).join(',')).join('\n'));
     }
     expect(summaries[1]).to.equal(summaries[0]);
+
+    const report = await thaw(join(dir, 'parallel'), 'report', 'sweep.yaml');
+    expect(report.code, report.stderr).to.equal(0);
+    expect(report.stdout).to.match(
+      /^par: 4 of 4 trials finished; sweep run [0-9a-f]{32}\n\n\| rank \| strategy\.unfreeze \| seed \| val_accuracy/,
+    );
+    expect(report.stdout.trim().split('\n')).to.have.length(8);
+    const never = await thaw(join(dir, 'parallel'), 'report', 'sweep.yaml', '--set', 'train.epochs=3');
+    expect(never.code).to.equal(2);
+    expect(never.stderr).to.contain('its sweep has not run in this store');
   });
 
   it('runs the base the transfer spec needs when it says ifMissing: run', async () => {

@@ -3,6 +3,7 @@ import { ThawError, TrialInterrupted, messageOf } from '@thaw/core';
 import { doctorCommand } from './commands/doctor-command.js';
 import { nativeCommand } from './commands/native-command.js';
 import { pluginsCommand } from './commands/plugins-command.js';
+import { reportCommand } from './commands/report-command.js';
 import { runCommand } from './commands/run-command.js';
 import { summaryCommand } from './commands/summary-command.js';
 import { sweepCommand } from './commands/sweep-command.js';
@@ -15,6 +16,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .usage('$0 <command>\n\nTransfer-learning experiments on TensorFlow.js: unfreeze depth as one axis of a sweep.')
     .command(runCommand)
     .command(sweepCommand)
+    .command(reportCommand)
     .command(summaryCommand)
     .command(pluginsCommand)
     .command(nativeCommand)

@@ -46,6 +46,8 @@ export interface SweepOptions {
 export const SweepRunner = Symbol('SweepRunner');
 export interface SweepRunner {
   run(plan: SweepPlan, options: SweepOptions): Promise<SweepOutcome>;
+  /** The summary of the sweep's finished trials as recorded, without running anything; undefined when it never ran. */
+  report(plan: SweepPlan): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined>;
 }
 
 function bestOf(values: readonly number[] | undefined, goal: 'max' | 'min'): number {
@@ -125,6 +127,19 @@ export class SweepRunnerImpl implements SweepRunner {
     if (!(complete && ran === 0 && failed === 0)) await this.logSummary(plan, parent, rows, markdown);
     await parent.end(failed > 0 ? 'FAILED' : 'FINISHED');
     return { parentRunId: parent.runId, ran, skipped: plan.trials.length - ran - failed, failed, rows, markdown };
+  }
+
+  async report(plan: SweepPlan): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined> {
+    const parent = (await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }))
+      .filter((run) => run.tags['mlflow.parentRunId'] === undefined)
+      .pop();
+    if (!parent) return undefined;
+    const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parent.runId });
+    const rows = this.rows(
+      plan,
+      new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run])),
+    );
+    return { parentRunId: parent.runId, rows, markdown: summaryMarkdown(plan, rows) };
   }
 
   /** The parent run of an earlier run of the same sweep, reopened, or a new one. */
