@@ -29,7 +29,3 @@ export function setInferenceMode(layer: tf.layers.Layer, inference: boolean): vo
     delete target[patched];
   }
 }
-
-export function isInInferenceMode(layer: tf.layers.Layer): boolean {
-  return (layer as CallableLayer)[patched] === true;
-}

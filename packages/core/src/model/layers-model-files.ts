@@ -54,13 +54,3 @@ export function layersModelFolder(dir: string, userDefinedMetadata?: Record<stri
     },
   };
 }
-
-/** Reads a folder's model.json metadata without loading weights. */
-export async function readModelMetadata(dir: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const modelJson = JSON.parse(await readFile(join(dir, MODEL_FILE), 'utf8')) as tf.io.ModelJSON;
-    return modelJson.userDefinedMetadata;
-  } catch {
-    return undefined;
-  }
-}

@@ -179,6 +179,7 @@ export class TrainStageImpl implements TrainStage {
       }
       stopping?.finish();
     } finally {
+      stopping?.disposeSnapshot();
       optimizer.dispose();
       inputs.dispose();
     }

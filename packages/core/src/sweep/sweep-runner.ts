@@ -72,11 +72,7 @@ export class SweepRunnerImpl implements SweepRunner {
     const parallel = options.parallel ?? 1;
     if (parallel > 1 && !options.execute) throw new Error('a parallel sweep needs a trial executor (one TF.js engine per process)');
     const { run: parent, complete } = await this.parentRun(plan);
-    const finished = async () => {
-      const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parent.runId });
-      return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
-    };
-    const done = await finished();
+    const done = await this.finishedTrials(plan, parent.runId);
     for (const trial of plan.trials.filter((t) => done.has(t.configHash))) {
       this.log.info(`[${trial.index + 1}/${plan.trials.length}] ${trial.runName}: finished earlier, skipped`);
     }
@@ -121,7 +117,7 @@ export class SweepRunnerImpl implements SweepRunner {
       await parent.end('KILLED');
       throw error;
     }
-    const rows = this.rows(plan, await finished());
+    const rows = this.rows(plan, await this.finishedTrials(plan, parent.runId));
     const markdown = summaryMarkdown(plan, rows);
     // A resumed sweep that had nothing left to do already holds this summary.
     if (!(complete && ran === 0 && failed === 0)) await this.logSummary(plan, parent, rows, markdown);
@@ -130,22 +126,27 @@ export class SweepRunnerImpl implements SweepRunner {
   }
 
   async report(plan: SweepPlan): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined> {
-    const parent = (await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }))
-      .filter((run) => run.tags['mlflow.parentRunId'] === undefined)
-      .pop();
+    const parent = await this.earlierParent(plan);
     if (!parent) return undefined;
-    const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parent.runId });
-    const rows = this.rows(
-      plan,
-      new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run])),
-    );
+    const rows = this.rows(plan, await this.finishedTrials(plan, parent.runId));
     return { parentRunId: parent.runId, rows, markdown: summaryMarkdown(plan, rows) };
+  }
+
+  /** The latest parent run of this sweep in the store, if it ran before. */
+  private async earlierParent(plan: SweepPlan): Promise<RunRecord | undefined> {
+    const runs = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash });
+    return runs.filter((run) => run.tags['mlflow.parentRunId'] === undefined).pop();
+  }
+
+  /** Finished child runs of a sweep run, by config hash. */
+  private async finishedTrials(plan: SweepPlan, parentRunId: string): Promise<Map<string | undefined, RunRecord>> {
+    const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parentRunId });
+    return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
   }
 
   /** The parent run of an earlier run of the same sweep, reopened, or a new one. */
   private async parentRun(plan: SweepPlan): Promise<{ run: TrackedRun; complete: boolean }> {
-    const earlier = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash });
-    const previous = earlier.filter((run) => run.tags['mlflow.parentRunId'] === undefined).pop();
+    const previous = await this.earlierParent(plan);
     if (previous) {
       this.log.info(`resuming sweep run ${previous.runId}`);
       return {

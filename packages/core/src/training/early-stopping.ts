@@ -36,7 +36,8 @@ export class EarlyStopping {
     this.disposeSnapshot();
   }
 
-  private disposeSnapshot(): void {
+  /** Frees the snapshot without restoring it (a phase that failed); safe after finish. */
+  disposeSnapshot(): void {
     this.bestWeights?.forEach((tensor) => tensor.dispose());
     this.bestWeights = undefined;
   }
