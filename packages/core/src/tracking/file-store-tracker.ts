@@ -6,6 +6,7 @@ import { parse, stringify } from 'yaml';
 import { ThawError, describeValue } from '../errors/thaw-error.js';
 import type { MetricPoint, RunRecord, RunStatus, StartRunRequest, TrackedRun, Tracker } from '../contracts/tracker.js';
 import { checkMlflowKey } from './mlflow-keys.js';
+import { fitValues } from './value-limits.js';
 
 /** MLflow's numeric run statuses in meta.yaml. */
 const STATUS_CODES: Record<RunStatus, number> = { RUNNING: 1, FINISHED: 3, FAILED: 4, KILLED: 5 };
@@ -47,11 +48,14 @@ export class FileStoreTracker implements Tracker {
     return this.root;
   }
 
-  async startRun(request: StartRunRequest): Promise<TrackedRun> {
+  async startRun(request: StartRunRequest): Promise<FileStoreRun> {
+    return this.createRun(request, randomUUID().replaceAll('-', ''), Date.now());
+  }
+
+  /** A new run with a given id and start time (a mirror of a server's run keeps the server's id). */
+  async createRun(request: StartRunRequest, runId: string, now: number): Promise<FileStoreRun> {
     const experimentId = await this.experimentId(request.experimentName);
-    const runId = randomUUID().replaceAll('-', '');
     const runDir = join(this.root, experimentId, runId);
-    const now = Date.now();
     await mkdir(join(runDir, 'artifacts'), { recursive: true });
     const meta = {
       artifact_uri: `${pathToFileURL(join(runDir, 'artifacts')).href}`,
@@ -89,7 +93,28 @@ export class FileStoreTracker implements Tracker {
     return records.sort((a, b) => a.startTime - b.startTime);
   }
 
-  async resumeRun(experimentName: string, runId: string): Promise<TrackedRun> {
+  /** The folder of a run of an experiment, or undefined when this store does not hold it. */
+  async runDir(experimentName: string, runId: string): Promise<string | undefined> {
+    const experimentId = await this.findExperiment(experimentName);
+    const dir = experimentId === undefined ? undefined : join(this.root, experimentId, runId);
+    return dir !== undefined && (await exists(join(dir, 'meta.yaml'))) ? dir : undefined;
+  }
+
+  /** Every run folder of the store, experiment by experiment. */
+  async allRunDirs(): Promise<string[]> {
+    const dirs: string[] = [];
+    if (!(await exists(this.root))) return dirs;
+    for (const experiment of await readdir(this.root, { withFileTypes: true })) {
+      if (!experiment.isDirectory() || experiment.name.startsWith('.')) continue;
+      for (const run of await readdir(join(this.root, experiment.name), { withFileTypes: true })) {
+        const dir = join(this.root, experiment.name, run.name);
+        if (run.isDirectory() && (await exists(join(dir, 'meta.yaml')))) dirs.push(dir);
+      }
+    }
+    return dirs;
+  }
+
+  async resumeRun(experimentName: string, runId: string): Promise<FileStoreRun> {
     const experimentId = await this.findExperiment(experimentName);
     const dir = experimentId === undefined ? undefined : join(this.root, experimentId, runId);
     if (dir === undefined || !(await exists(join(dir, 'meta.yaml')))) {
@@ -102,7 +127,7 @@ export class FileStoreTracker implements Tracker {
     return new FileStoreRun(dir, runId, experimentId!, meta);
   }
 
-  private async findExperiment(name: string): Promise<string | undefined> {
+  async findExperiment(name: string): Promise<string | undefined> {
     if (!(await exists(this.root))) return undefined;
     for (const entry of await readdir(this.root, { withFileTypes: true })) {
       if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
@@ -173,30 +198,68 @@ function parseMetricValue(text: string): number {
   return text === 'nan' ? NaN : text === 'inf' ? Infinity : text === '-inf' ? -Infinity : Number(text);
 }
 
-async function readRun(dir: string): Promise<RunRecord> {
-  const meta = parse(await readFile(join(dir, 'meta.yaml'), 'utf8')) as Record<string, unknown>;
-  const metrics: Record<string, number[]> = {};
-  for (const [key, text] of Object.entries(await readKeyed(join(dir, 'metrics')))) {
-    const points = text
-      .trim()
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => line.split(' '))
-      .map(([, value, step]) => ({ value: parseMetricValue(value!), step: Number(step) }));
-    metrics[key] = points.sort((a, b) => a.step - b.step).map((point) => point.value);
+/** Everything a local run holds, as `thaw sync` replays it to a server. */
+export interface LocalRunDetails {
+  readonly dir: string;
+  readonly experimentId: string;
+  readonly runId: string;
+  readonly runName: string;
+  readonly status: RunStatus;
+  readonly startTime: number;
+  readonly endTime: number | undefined;
+  readonly userId: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly params: Readonly<Record<string, string>>;
+  readonly points: readonly MetricPoint[];
+  /** Artifact paths relative to the run's artifact root. */
+  readonly artifacts: readonly string[];
+}
+
+async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (entry.isDirectory()) files.push(...(await listFiles(join(dir, entry.name), `${prefix}${entry.name}/`)));
+    else files.push(`${prefix}${entry.name}`);
   }
+  return files;
+}
+
+export async function readRunDetails(dir: string): Promise<LocalRunDetails> {
+  const meta = parse(await readFile(join(dir, 'meta.yaml'), 'utf8')) as Record<string, unknown>;
+  const points: MetricPoint[] = [];
+  for (const [key, text] of Object.entries(await readKeyed(join(dir, 'metrics')))) {
+    for (const line of text.split('\n')) {
+      const [timestamp, value, step] = line.trim().split(' ');
+      if (timestamp === undefined || timestamp === '' || value === undefined) continue;
+      points.push({ key, timestamp: Number(timestamp), value: parseMetricValue(value), step: Number(step ?? 0) });
+    }
+  }
+  const endTime = meta['end_time'];
   return {
+    dir,
+    experimentId: String(meta['experiment_id']),
     runId: String(meta['run_id']),
     runName: String(meta['run_name']),
     status: STATUS_NAMES[Number(meta['status'])] ?? 'RUNNING',
     startTime: Number(meta['start_time']),
+    endTime: endTime === null || endTime === undefined ? undefined : Number(endTime),
+    userId: typeof meta['user_id'] === 'string' ? meta['user_id'] : '',
     tags: await readKeyed(join(dir, 'tags')),
     params: await readKeyed(join(dir, 'params')),
-    metrics,
+    points,
+    artifacts: await listFiles(join(dir, 'artifacts')),
   };
 }
 
-class FileStoreRun implements TrackedRun {
+async function readRun(dir: string): Promise<RunRecord> {
+  const details = await readRunDetails(dir);
+  const metrics: Record<string, number[]> = {};
+  for (const point of [...details.points].sort((a, b) => a.step - b.step)) (metrics[point.key] ??= []).push(point.value);
+  const { runId, runName, status, startTime, tags, params } = details;
+  return { runId, runName, status, startTime, tags, params, metrics };
+}
+
+export class FileStoreRun implements TrackedRun {
   constructor(
     private readonly dir: string,
     readonly runId: string,
@@ -209,8 +272,10 @@ class FileStoreRun implements TrackedRun {
   }
 
   async logParams(params: Readonly<Record<string, string>>): Promise<void> {
-    for (const [key, value] of Object.entries(params)) {
-      checkMlflowKey('param', key);
+    for (const key of Object.keys(params)) checkMlflowKey('param', key);
+    const fitted = fitValues('param', params);
+    for (const { path, content } of fitted.overflow) await this.logArtifact(path, content);
+    for (const [key, value] of Object.entries(fitted.values)) {
       const file = join(this.dir, 'params', key);
       if (await exists(file)) {
         const previous = await readFile(file, 'utf8');
@@ -241,8 +306,10 @@ class FileStoreRun implements TrackedRun {
   }
 
   async setTags(tags: Readonly<Record<string, string>>): Promise<void> {
-    for (const [key, value] of Object.entries(tags)) {
-      checkMlflowKey('tag', key);
+    for (const key of Object.keys(tags)) checkMlflowKey('tag', key);
+    const fitted = fitValues('tag', tags);
+    for (const { path, content } of fitted.overflow) await this.logArtifact(path, content);
+    for (const [key, value] of Object.entries(fitted.values)) {
       const file = join(this.dir, 'tags', key);
       await mkdir(dirname(file), { recursive: true });
       await writeFile(file, value);
@@ -259,9 +326,13 @@ class FileStoreRun implements TrackedRun {
     await cp(localDir, join(this.dir, 'artifacts', artifactPath), { recursive: true });
   }
 
-  async end(status: Exclude<RunStatus, 'RUNNING'>): Promise<void> {
+  get dirPath(): string {
+    return this.dir;
+  }
+
+  async end(status: Exclude<RunStatus, 'RUNNING'>, endTime = Date.now()): Promise<void> {
     this.meta['status'] = STATUS_CODES[status];
-    this.meta['end_time'] = Date.now();
+    this.meta['end_time'] = endTime;
     await writeFile(join(this.dir, 'meta.yaml'), yaml(this.meta));
   }
 }
