@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { THAW_BIN, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import { MlflowDouble } from '../helpers/mlflow-double.js';
 
 const run = promisify(execFile);
 
@@ -14,7 +15,11 @@ interface Outcome {
 }
 
 async function thaw(cwd: string, ...args: string[]): Promise<Outcome> {
-  const env = { ...process.env, THAW_TEST_BACKEND: undefined, THAW_FEATURE_CACHE_DISK_MB: '0' };
+  return thawWith(cwd, {}, ...args);
+}
+
+async function thawWith(cwd: string, extraEnv: Record<string, string>, ...args: string[]): Promise<Outcome> {
+  const env = { ...process.env, THAW_TEST_BACKEND: undefined, THAW_FEATURE_CACHE_DISK_MB: '0', ...extraEnv };
   try {
     const { stdout, stderr } = await run(process.execPath, [THAW_BIN, ...args], { cwd, env, maxBuffer: 1 << 24 });
     return { code: 0, stdout, stderr };
@@ -101,6 +106,31 @@ describe('thaw CLI @slow', () => {
       expect(result.stdout).to.match(new RegExp(`^${name}\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+8$`, 'm'));
     expect(result.stderr).to.match(/epoch 2\/2 {2}loss/);
     expect(await runStatuses(join(dir, 'mlruns'))).to.have.members([4, 3, 3]);
+  });
+
+  it('logs to the MLflow server MLFLOW_TRACKING_URI names, prints the run page and never the password; thaw sync finds nothing left', async () => {
+    const double = new MlflowDouble();
+    const url = await double.start();
+    try {
+      const spec = await writeSpec(dir, 'served.yaml', tinySpec({ name: 'served' }));
+      const secretUrl = url.replace('http://', 'http://ann:topsecret@');
+      const viaEnv = await thawWith(dir, { MLFLOW_TRACKING_URI: secretUrl, MLFLOW_EXPERIMENT_NAME: 'cli-served' }, 'run', spec, '--quiet');
+      expect(viaEnv.code, viaEnv.stderr).to.equal(0);
+      expect(viaEnv.stdout).to.match(new RegExp(`run recorded in ${url}/#/experiments/\\d+/runs/[0-9a-f]{32}`));
+      const viaFlag = await thawWith(dir, {}, 'run', spec, '--quiet', '--trackingUri', secretUrl, '--experiment', 'cli-flag');
+      expect(viaFlag.code, viaFlag.stderr).to.equal(0);
+      for (const outcome of [viaEnv, viaFlag]) expect(outcome.stdout + outcome.stderr).to.not.include('topsecret');
+      const runs = [...double.runsOf('cli-served'), ...double.runsOf('cli-flag')];
+      expect(runs.map((r) => r.info.status)).to.deep.equal(['FINISHED', 'FINISHED']);
+      expect(double.requests.every((r) => r.authorization === `Basic ${Buffer.from('ann:topsecret').toString('base64')}`)).to.equal(true);
+      const values = runs.flatMap((r) => [...r.params, ...r.tags].map((kv) => kv.value));
+      expect(values.filter((v) => v.includes('topsecret'))).to.deep.equal([]);
+      expect(runs[1]!.params).to.deep.include({ key: 'tracking.uri', value: `${url}/` });
+      const sync = await thawWith(dir, { MLFLOW_TRACKING_URI: secretUrl }, 'sync', '--dryRun');
+      expect(sync.stdout).to.equal(`nothing to send: every run in mlruns is on ${url}\n`);
+    } finally {
+      await double.stop();
+    }
   });
 
   it('summarises a spec without training: layers, units, what each phase trains, totals', async () => {

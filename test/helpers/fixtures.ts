@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Container } from 'inversify';
 import { stringify } from 'yaml';
-import { FileStoreTracker, createThawContainer, loadSpec, type LoadedSpec, type Logger } from '@thaw/core';
+import { FileStoreTracker, createThawContainer, loadSpec, type LoadedSpec, type Logger, type Tracker } from '@thaw/core';
 import { pluginsModule } from '@thaw/plugins';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -50,9 +50,14 @@ export function recordingLogger(): RecordingLogger {
 }
 
 /** A container with the built-in plugins, a file store in `dir/mlruns` and a feature cache in `dir/features`. */
-export async function testContainer(dir: string, logger: Logger = recordingLogger(), diskCacheBytes = 0): Promise<Container> {
+export async function testContainer(
+  dir: string,
+  logger: Logger = recordingLogger(),
+  diskCacheBytes = 0,
+  tracker?: Tracker,
+): Promise<Container> {
   return createThawContainer({
-    tracker: new FileStoreTracker(join(dir, 'mlruns')),
+    tracker: tracker ?? new FileStoreTracker(join(dir, 'mlruns')),
     logger,
     featureCache: { memoryBytes: 64 * 2 ** 20, diskBytes: diskCacheBytes, dir: join(dir, 'features') },
     modules: [{ module: pluginsModule, source: { kind: 'built-in', name: '@thaw/plugins' } }],

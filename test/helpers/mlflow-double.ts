@@ -177,7 +177,13 @@ export class MlflowDouble {
   private port = 0;
   readonly state: MlflowDoubleState = { experiments: new Map(), runs: new Map(), artifacts: new Map(), nextExperimentId: 1 };
   /** Every request received, for tests that check what a client sent. */
-  readonly requests: { method: string; path: string; body: string }[] = [];
+  readonly requests: { method: string; path: string; body: string; authorization: string | undefined }[] = [];
+  private faults: { count: number; status: number } = { count: 0, status: 503 };
+
+  /** Answers the next `count` requests with `status` (a server in trouble), then recovers. */
+  failNext(count: number, status = 503): void {
+    this.faults = { count, status };
+  }
 
   constructor() {
     const now = Date.now();
@@ -242,7 +248,18 @@ export class MlflowDouble {
     const raw = Buffer.concat(chunks);
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
-    this.requests.push({ method, path: `${url.pathname}${url.search}`, body: method === 'PUT' ? `(${raw.length} bytes)` : raw.toString() });
+    this.requests.push({
+      method,
+      path: `${url.pathname}${url.search}`,
+      body: method === 'PUT' ? `(${raw.length} bytes)` : raw.toString(),
+      authorization: request.headers.authorization,
+    });
+    if (this.faults.count > 0) {
+      this.faults.count--;
+      response.writeHead(this.faults.status, { 'content-type': 'text/html' });
+      response.end('<html><body>Service Unavailable</body></html>');
+      return;
+    }
     const send = (status: number, body: string | Buffer, type = 'application/json') => {
       response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       response.end(body);

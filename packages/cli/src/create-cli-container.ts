@@ -1,14 +1,14 @@
-import { resolve } from 'node:path';
 import type { Container } from 'inversify';
 import {
-  FileStoreTracker,
   PluginRegistry,
+  createTracker,
   TrialObserver,
   createThawContainer,
   importPluginModule,
   displayPath,
   type LoadedSpec,
   type Logger,
+  type ExperimentSpec,
   type Tracker,
 } from '@thaw/core';
 import { pluginsModule } from '@thaw/plugins';
@@ -17,6 +17,8 @@ import { ConsoleProgress } from './console-progress.js';
 export interface CliContainerOptions {
   readonly logger: Logger;
   readonly tracker?: Tracker;
+  /** The spec whose tracking section (with MLFLOW_* around it) chooses the tracker. */
+  readonly spec?: Pick<ExperimentSpec, 'tracking'>;
   /** Print epoch progress to stderr. */
   readonly progress?: boolean;
 }
@@ -24,7 +26,9 @@ export interface CliContainerOptions {
 /** The container the CLI works with: core services, the built-in plugins, console progress. */
 export async function createCliContainer(options: CliContainerOptions): Promise<Container> {
   const container = await createThawContainer({
-    tracker: options.tracker ?? new FileStoreTracker(resolve('mlruns')),
+    tracker:
+      options.tracker ??
+      createTracker({ uri: options.spec?.tracking.uri, store: options.spec?.tracking.store ?? 'mlruns', logger: options.logger }),
     logger: options.logger,
     modules: [{ module: pluginsModule, source: { kind: 'built-in', name: '@thaw/plugins' } }],
   });
@@ -39,4 +43,18 @@ export async function loadSpecPlugins(container: Container, loaded: LoadedSpec):
     const { module, source } = await importPluginModule(name, loaded.dir, `${displayPath(loaded.file)}: plugins[${index}]`);
     await registry.load(module, source);
   }
+}
+
+/** yargs options that choose where runs go; they become --set values so that workers get them too. */
+export const trackingOptions = {
+  trackingUri: { type: 'string', describe: 'MLflow tracking server (http/https) or folder; default MLFLOW_TRACKING_URI, else ./mlruns' },
+  experiment: { type: 'string', describe: 'MLflow experiment; default tracking.experiment, MLFLOW_EXPERIMENT_NAME, or the spec name' },
+} as const;
+
+/** The --set values that the tracking flags stand for. */
+export function trackingSets(args: { trackingUri?: string | undefined; experiment?: string | undefined }): string[] {
+  return [
+    ...(args.trackingUri === undefined ? [] : [`tracking.uri=${JSON.stringify(args.trackingUri)}`]),
+    ...(args.experiment === undefined ? [] : [`tracking.experiment=${JSON.stringify(args.experiment)}`]),
+  ];
 }

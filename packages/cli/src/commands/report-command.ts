@@ -18,7 +18,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   handler: async (args) => {
     const raw = await readRawSpec(args.spec);
     const plan = planSweep(raw, displayPath(raw.file), args.set, () => undefined);
-    const container = await createCliContainer({ logger: consoleLogger });
+    const container = await createCliContainer({ logger: consoleLogger, spec: plan.trials[0]!.loaded.spec });
     const report = await container.get<SweepRunner>(SweepRunner).report(plan);
     if (!report)
       throw new ThawError(

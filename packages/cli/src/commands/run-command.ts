@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { BACKEND_NAMES, TrialPipeline, consoleLogger, loadSpec, resultTable, selectBackend, type BackendName } from '@thaw/core';
-import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
+import { createCliContainer, loadSpecPlugins, trackingOptions, trackingSets } from '../create-cli-container.js';
 import { interruptible } from '../interruptible.js';
 
 interface RunArgs {
@@ -10,6 +10,8 @@ interface RunArgs {
   quiet: boolean;
   parentRun?: string;
   runName?: string;
+  trackingUri?: string;
+  experiment?: string;
 }
 
 /** `thaw run <spec>`: one trial, printed as a result table and recorded as a run. */
@@ -23,11 +25,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('backend', { choices: ['auto', ...BACKEND_NAMES] as const, default: 'auto' as const, describe: 'TF.js backend' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress lines' })
       .option('parentRun', { type: 'string', describe: 'record the trial as a child of this run (a sweep)' })
-      .option('runName', { type: 'string', describe: 'name of the run (default: the spec name)' }),
+      .option('runName', { type: 'string', describe: 'name of the run (default: the spec name)' })
+      .options(trackingOptions),
   handler: async (args) => {
-    const loaded = await loadSpec(args.spec, args.set);
+    const loaded = await loadSpec(args.spec, [...trackingSets(args), ...args.set]);
     const logger = consoleLogger;
-    const container = await createCliContainer({ logger, progress: !args.quiet });
+    const container = await createCliContainer({ logger, progress: !args.quiet, spec: loaded.spec });
     await loadSpecPlugins(container, loaded);
     const pipeline = container.get<TrialPipeline>(TrialPipeline);
     pipeline.check(loaded);

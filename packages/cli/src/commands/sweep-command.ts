@@ -15,7 +15,7 @@ import {
   textTable,
   type BackendName,
 } from '@thaw/core';
-import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
+import { createCliContainer, loadSpecPlugins, trackingOptions, trackingSets } from '../create-cli-container.js';
 import { interruptible } from '../interruptible.js';
 
 interface SweepArgs {
@@ -24,6 +24,8 @@ interface SweepArgs {
   backend: BackendName | 'auto';
   dryRun: boolean;
   parallel?: number;
+  trackingUri?: string;
+  experiment?: string;
 }
 
 /**
@@ -80,16 +82,18 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('set', { type: 'string', array: true, default: [], describe: 'override a value in every trial: --set train.epochs=5' })
       .option('backend', { choices: ['auto', ...BACKEND_NAMES] as const, default: 'auto' as const, describe: 'TF.js backend' })
       .option('dryRun', { type: 'boolean', default: false, describe: 'print the trials and exit' })
-      .option('parallel', { type: 'number', describe: 'trials at once, each in a worker process (default: sweep.parallel, else 1)' }),
+      .option('parallel', { type: 'number', describe: 'trials at once, each in a worker process (default: sweep.parallel, else 1)' })
+      .options(trackingOptions),
   handler: async (args) => {
     const raw = await readRawSpec(args.spec);
     const logger = consoleLogger;
-    const container = await createCliContainer({ logger, progress: true });
+    const sets = [...trackingSets(args), ...args.set];
+    const first = planSweep(raw, displayPath(raw.file), sets, () => undefined).trials[0]!;
+    const container = await createCliContainer({ logger, progress: true, spec: first.loaded.spec });
     const pipeline = container.get<TrialPipeline>(TrialPipeline);
     // Plugins named by the spec, loaded once from its folder (they are the same for every trial).
-    const first = planSweep(raw, displayPath(raw.file), args.set, () => undefined).trials[0]!;
     await loadSpecPlugins(container, first.loaded);
-    const plan = planSweep(raw, displayPath(raw.file), args.set, (loaded) => pipeline.check(loaded));
+    const plan = planSweep(raw, displayPath(raw.file), sets, (loaded) => pipeline.check(loaded));
     if (args.dryRun) {
       const rows = [
         ['#', ...plan.paths, 'config hash'],
@@ -109,7 +113,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         backend: backend.name,
         signal,
         parallel,
-        ...(parallel > 1 ? { execute: workerProcess(raw.file, args.set, backend.name) } : {}),
+        ...(parallel > 1 ? { execute: workerProcess(raw.file, sets, backend.name) } : {}),
       });
       const minutes = ((performance.now() - started) / 60000).toFixed(1);
       process.stdout.write(

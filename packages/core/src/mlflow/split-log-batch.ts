@@ -40,7 +40,7 @@ function size(entity: unknown): number {
 }
 
 /**
- * Splits what is to be logged into requests within the server's limits: ≤ 1000 metrics,
+ * Splits what is to be logged into requests, in order, within the server's limits: ≤ 1000 metrics,
  * ≤ 100 params, ≤ 100 tags, ≤ 1000 entities, under 1 MB, and each param key at most once per
  * request (the server refuses a repeated key even with the same value).
  */
@@ -66,7 +66,8 @@ export function splitLogBatch(batch: MlflowBatch): MlflowBatch[] {
       request.metrics.length + request.params.length + request.tags.length < LOG_BATCH_LIMITS.entities &&
       (request.bytes + bytes <= LOG_BATCH_LIMITS.bytes || request.bytes === 200) &&
       !(kind === 'params' && request.keys.has(entity.key));
-    if (!fits(current)) current = requests.find(fits) ?? fresh();
+    // Always forward: points of a metric keep their order across requests.
+    if (!fits(current)) current = fresh();
     (current[kind] as (MlflowMetric | MlflowKeyValue)[]).push(entity);
     current.bytes += bytes;
     if (kind === 'params') current.keys.add(entity.key);

@@ -1,3 +1,4 @@
+import { confusionMatrixSvg, lineChartSvg, stackSvgs } from './charts.js';
 import type { Evaluation } from '../contracts/evaluate-stage.js';
 import type { EpochLogs } from '../contracts/train-stage.js';
 import type { TrialResult } from '../contracts/trial-observer.js';
@@ -60,6 +61,42 @@ export function trialNote(result: TrialResult): string {
 export function learningCurvesCsv(epochs: readonly EpochLogs[]): string {
   const rows = epochs.map((e) => [e.epoch, e.phase, e.loss, e.accuracy, e.valLoss, e.valAccuracy, e.seconds.toFixed(3)].join(','));
   return ['epoch,phase,loss,accuracy,val_loss,val_accuracy,seconds', ...rows].join('\n') + '\n';
+}
+
+/** Loss and accuracy per epoch, training and validation, with where each phase begins. */
+export function learningCurvesSvg(title: string, epochs: readonly EpochLogs[]): string {
+  const markers = epochs.filter((e, i) => i === 0 || epochs[i - 1]!.phase !== e.phase).map((e) => ({ x: e.epoch, label: e.phase }));
+  const chart = (what: string, train: (e: EpochLogs) => number, validation: (e: EpochLogs) => number) =>
+    lineChartSvg({
+      title: `${title}: ${what}`,
+      xLabel: 'epoch',
+      yLabel: what,
+      markers: markers.length > 1 ? markers : [],
+      series: [
+        { name: `train ${what}`, points: epochs.map((e) => ({ x: e.epoch, y: train(e) })) },
+        { name: `val ${what}`, points: epochs.map((e) => ({ x: e.epoch, y: validation(e) })), dashed: true },
+      ],
+    });
+  return stackSvgs([
+    chart(
+      'loss',
+      (e) => e.loss,
+      (e) => e.valLoss,
+    ),
+    chart(
+      'accuracy',
+      (e) => e.accuracy,
+      (e) => e.valAccuracy,
+    ),
+  ]);
+}
+
+export function confusionMatrixPictureSvg(title: string, evaluation: Evaluation): string {
+  return confusionMatrixSvg(
+    `${title}: confusion matrix (${evaluation.split})`,
+    evaluation.perClass.map((m) => m.className),
+    evaluation.confusionMatrix,
+  );
 }
 
 export function confusionCsv(evaluation: Evaluation): string {

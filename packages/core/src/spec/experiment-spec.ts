@@ -111,7 +111,11 @@ export const ExperimentSpecSchema = z.strictObject({
   evaluate: z.strictObject({ split: z.enum(['test', 'validation']).default('test') }).prefault({}),
   tracking: z
     .strictObject({
+      /** MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else the spec's name). */
       experiment: z.string().min(1).optional(),
+      /** MLflow tracking server (http/https) or local folder (default: MLFLOW_TRACKING_URI, else `store`). */
+      uri: z.string().min(1).optional(),
+      /** The local MLflow file store; with a server, the local copy that nothing is lost from. */
       store: z.string().min(1).default('mlruns'),
     })
     .prefault({}),

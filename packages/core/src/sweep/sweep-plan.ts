@@ -1,3 +1,4 @@
+import { experimentNameOf } from '../mlflow/create-tracker.js';
 import { createHash } from 'node:crypto';
 import { ThawError, describeValue, messageOf } from '../errors/thaw-error.js';
 import { configHash } from '../spec/flatten-spec.js';
@@ -98,5 +99,5 @@ export function planSweep(raw: RawSpec, shownAs: string, overrides: readonly str
     .update(trials.map((trial) => trial.configHash).join(','))
     .digest('hex')
     .slice(0, 16);
-  return { name: spec.name, experimentName: spec.tracking.experiment ?? spec.name, sweep, paths, trials, sweepHash };
+  return { name: spec.name, experimentName: experimentNameOf(spec), sweep, paths, trials, sweepHash };
 }

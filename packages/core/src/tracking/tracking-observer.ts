@@ -1,3 +1,5 @@
+import { experimentNameOf } from '../mlflow/create-tracker.js';
+import { redactUrl } from '../mlflow/tracking-config.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
@@ -12,7 +14,8 @@ import { messageOf } from '../errors/thaw-error.js';
 import { layersModelFolder } from '../model/layers-model-files.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
-import { trialNote, confusionCsv, learningCurvesCsv } from '../results/trial-report.js';
+import { svgToPng } from '../results/charts.js';
+import { trialNote, confusionCsv, confusionMatrixPictureSvg, learningCurvesCsv, learningCurvesSvg } from '../results/trial-report.js';
 
 function gitCommit(dir: string): string | undefined {
   try {
@@ -55,14 +58,16 @@ export class TrackingObserver implements TrialObserver {
     const commit = gitCommit(dir);
     if (commit !== undefined) tags['mlflow.source.git.commit'] = commit;
     const run = await this.tracker.startRun({
-      experimentName: spec.tracking.experiment ?? spec.name,
+      experimentName: experimentNameOf(spec),
       runName: trial.runName,
       tags,
       ...(trial.parentRunId === undefined ? {} : { parentRunId: trial.parentRunId }),
     });
     this.open.push({ run, phases: 0 });
     const { sweep: _sweep, ...trialSpec } = spec;
-    await run.logParams({ ...flattenSpec(trialSpec), backend: trial.backend });
+    const params = flattenSpec(trialSpec);
+    if (params['tracking.uri'] !== undefined) params['tracking.uri'] = redactUrl(params['tracking.uri']);
+    await run.logParams({ ...params, backend: trial.backend });
   }
 
   async onPhaseBegin(phase: Phase, facts: ModelFacts): Promise<void> {
@@ -124,7 +129,9 @@ export class TrackingObserver implements TrialObserver {
     await run.logArtifact('spec.yaml', specToYaml(trial.loaded.spec));
     await run.logArtifact('model-summary.txt', result.modelSummary);
     await run.logArtifact('learning-curves.csv', learningCurvesCsv(result.train.epochs));
+    await run.logArtifact('learning-curves.png', svgToPng(learningCurvesSvg(trial.runName, result.train.epochs)));
     await run.logArtifact('confusion-matrix.csv', confusionCsv(evaluation));
+    await run.logArtifact('confusion-matrix.png', svgToPng(confusionMatrixPictureSvg(trial.runName, evaluation)));
     await run.logArtifact('evaluation.json', JSON.stringify(evaluation, undefined, 2));
     const modelDir = await mkdtemp(join(tmpdir(), 'thaw-model-'));
     try {
