@@ -179,6 +179,23 @@ describe('thaw CLI @slow', () => {
       /^par: 4 of 4 trials finished; sweep run [0-9a-f]{32}\n\n\| rank \| strategy\.unfreeze \| seed \| val_accuracy/,
     );
     expect(report.stdout.trim().split('\n')).to.have.length(8);
+    const parentRunId = /sweep run ([0-9a-f]{32})/.exec(report.stdout)![1]!;
+    const byId = await thaw(join(dir, 'parallel'), 'report', parentRunId);
+    expect(byId.code, byId.stderr).to.equal(0);
+    expect(byId.stdout).to.match(new RegExp(`^par sweep: 4 of 4 trials finished; sweep run ${parentRunId} in `));
+    expect(byId.stdout.split('\n\n')[1]).to.equal(report.stdout.split('\n\n')[1]);
+    const parentArtifacts = join(
+      dir,
+      'parallel',
+      'mlruns',
+      ...(await findFile(join(dir, 'parallel', 'mlruns'), 'summary.csv')).slice(0, -1),
+    );
+    const svg = await readFile(join(parentArtifacts, 'metric-by-depth.svg'), 'utf8');
+    expect(svg).to.include('val_accuracy by unfreeze depth').and.include('mean ± std over seeds');
+    expect(await readFile(join(parentArtifacts, 'metric-by-depth.png')).then((b) => b.subarray(1, 4).toString())).to.equal('PNG');
+    const noRun = await thaw(join(dir, 'parallel'), 'report', '0123456789abcdef0123456789abcdef');
+    expect(noRun.code).to.equal(2);
+    expect(noRun.stderr).to.match(/^thaw: run 0123456789abcdef0123456789abcdef: no such run in .*mlruns; expected the id of a sweep run/);
     const never = await thaw(join(dir, 'parallel'), 'report', 'sweep.yaml', '--set', 'train.epochs=3');
     expect(never.code).to.equal(2);
     expect(never.stderr).to.contain('its sweep has not run in this store');

@@ -8,6 +8,7 @@ import { runCommand } from './commands/run-command.js';
 import { summaryCommand } from './commands/summary-command.js';
 import { sweepCommand } from './commands/sweep-command.js';
 import { syncCommand } from './commands/sync-command.js';
+import { workerCommand } from './commands/worker-command.js';
 
 /** Runs the CLI; returns the exit code: 0 success, 2 bad input, 130 interrupted, 1 anything else. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -18,6 +19,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(runCommand)
     .command(sweepCommand)
     .command(reportCommand)
+    .command(workerCommand)
     .command(syncCommand)
     .command(summaryCommand)
     .command(pluginsCommand)

@@ -67,3 +67,7 @@ export * from './mlflow/sync-state.js';
 export * from './mlflow/tracking-config.js';
 export * from './tracking/value-limits.js';
 export * from './results/charts.js';
+export * from './queue/redis-connection.js';
+export * from './queue/trial-queue.js';
+export * from './queue/trial-worker.js';
+export * from './sweep/sweep-plot.js';

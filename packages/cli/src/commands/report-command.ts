@@ -1,22 +1,49 @@
+import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { SweepRunner, ThawError, consoleLogger, displayPath, planSweep, readRawSpec } from '@thaw/core';
+import { SweepRunner, ThawError, consoleLogger, createTracker, displayPath, planSweep, readRawSpec } from '@thaw/core';
 import { createCliContainer } from '../create-cli-container.js';
 
 interface ReportArgs {
-  spec: string;
+  target: string;
   set: string[];
+  trackingUri?: string;
+  store: string;
 }
 
-/** `thaw report <spec>`: a sweep's summary from the store, for a terminal without a browser. */
+const RUN_ID = /^[0-9a-f]{32}$/;
+
+/** `thaw report <sweep run id | spec>`: a sweep's summary from the store (local or MLflow), for a terminal without a browser. */
 export const reportCommand: CommandModule<object, ReportArgs> = {
-  command: 'report <spec>',
-  describe: "print the ranked summary of a spec's sweep from the tracking store, without training",
+  command: 'report <target>',
+  describe: 'print the ranked summary of a sweep from the tracking store, without training: give its sweep run id or its spec',
   builder: (yargs) =>
     yargs
-      .positional('spec', { type: 'string', demandOption: true, describe: 'the experiment spec whose sweep ran' })
-      .option('set', { type: 'string', array: true, default: [], describe: 'the same --set values the sweep ran with' }),
+      .positional('target', {
+        type: 'string',
+        demandOption: true,
+        describe: 'the sweep run id (MLflow or ./mlruns), or the experiment spec whose sweep ran',
+      })
+      .option('set', { type: 'string', array: true, default: [], describe: 'with a spec: the same --set values the sweep ran with' })
+      .option('trackingUri', {
+        type: 'string',
+        describe: 'with a run id: the MLflow server (default: MLFLOW_TRACKING_URI, else the local store)',
+      })
+      .option('store', { type: 'string', default: 'mlruns', describe: 'with a run id: the local store' }),
   handler: async (args) => {
-    const raw = await readRawSpec(args.spec);
+    if (RUN_ID.test(args.target) && !existsSync(args.target)) {
+      const tracker = createTracker({ uri: args.trackingUri, store: args.store, logger: consoleLogger });
+      const container = await createCliContainer({ logger: consoleLogger, tracker });
+      const report = await container.get<SweepRunner>(SweepRunner).reportRun(args.target);
+      if (!report)
+        throw new ThawError(
+          `run ${args.target}: no such run in ${tracker.location}; expected the id of a sweep run (thaw sweep prints it)`,
+        );
+      process.stdout.write(
+        `${report.name}: ${report.rows.length} of ${report.trials} trials finished; sweep run ${report.parentRunId} in ${tracker.location}\n\n${report.markdown}`,
+      );
+      return;
+    }
+    const raw = await readRawSpec(args.target);
     const plan = planSweep(raw, displayPath(raw.file), args.set, () => undefined);
     const container = await createCliContainer({ logger: consoleLogger, spec: plan.trials[0]!.loaded.spec });
     const report = await container.get<SweepRunner>(SweepRunner).report(plan);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { relative } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
   BACKEND_NAMES,
@@ -14,6 +15,10 @@ import {
   selectBackend,
   textTable,
   type BackendName,
+  type Logger,
+  TrialQueue,
+  connectRedis,
+  displayRedisUrl,
 } from '@thaw/core';
 import { createCliContainer, loadSpecPlugins, trackingOptions, trackingSets } from '../create-cli-container.js';
 import { interruptible } from '../interruptible.js';
@@ -24,6 +29,7 @@ interface SweepArgs {
   backend: BackendName | 'auto';
   dryRun: boolean;
   parallel?: number;
+  queue?: string;
   trackingUri?: string;
   experiment?: string;
 }
@@ -72,6 +78,20 @@ function workerProcess(specFile: string, overrides: readonly string[], backend: 
     });
 }
 
+/** The trial queue on Redis, and how to let go of it. */
+async function openQueue(url: string, logger: Logger): Promise<{ trials: TrialQueue; close: () => Promise<void> }> {
+  const connection = await connectRedis(url);
+  const trials = await TrialQueue.open(connection, logger);
+  logger.info(`trials go on the queue at ${displayRedisUrl(url)}; start \`thaw worker --queue …\` on each machine`);
+  return {
+    trials,
+    close: async () => {
+      await trials.close();
+      connection.disconnect();
+    },
+  };
+}
+
 /** `thaw sweep <spec>`: every configuration of the spec's sweep, each an MLflow child run of one sweep run. */
 export const sweepCommand: CommandModule<object, SweepArgs> = {
   command: 'sweep <spec>',
@@ -83,6 +103,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('backend', { choices: ['auto', ...BACKEND_NAMES] as const, default: 'auto' as const, describe: 'TF.js backend' })
       .option('dryRun', { type: 'boolean', default: false, describe: 'print the trials and exit' })
       .option('parallel', { type: 'number', describe: 'trials at once, each in a worker process (default: sweep.parallel, else 1)' })
+      .option('queue', { type: 'string', describe: 'put the trials on a BullMQ queue on Redis for `thaw worker`s: redis://host:6379/0' })
       .options(trackingOptions),
   handler: async (args) => {
     const raw = await readRawSpec(args.spec);
@@ -104,23 +125,44 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       );
       return;
     }
-    const backend = await selectBackend(args.backend);
-    await interruptible(logger, 'the current trial is recorded as KILLED', async (signal) => {
-      const started = performance.now();
-      const parallel = args.parallel ?? plan.sweep.parallel;
-      if (!Number.isInteger(parallel) || parallel < 1) throw new ThawError(`--parallel: received ${parallel}; expected a whole number ≥ 1`);
-      const outcome = await container.get<SweepRunner>(SweepRunner).run(plan, {
-        backend: backend.name,
-        signal,
-        parallel,
-        ...(parallel > 1 ? { execute: workerProcess(raw.file, sets, backend.name) } : {}),
-      });
-      const minutes = ((performance.now() - started) / 60000).toFixed(1);
-      process.stdout.write(
-        `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
-          `\nsweep run ${outcome.parentRunId}; summary.csv and summary.md are its artifacts\n`,
-      );
-      if (outcome.failed > 0) process.exitCode = 1;
-    });
+    const queue = args.queue === undefined ? undefined : await openQueue(args.queue, logger);
+    const backend = queue ? { name: 'queue workers' } : await selectBackend(args.backend);
+    await interruptible(
+      logger,
+      queue ? 'the sweep stops waiting; queued trials stay queued' : 'the current trial is recorded as KILLED',
+      async (signal) => {
+        const started = performance.now();
+        const parallel = queue ? plan.trials.length : (args.parallel ?? plan.sweep.parallel);
+        if (!Number.isInteger(parallel) || parallel < 1)
+          throw new ThawError(`--parallel: received ${parallel}; expected a whole number ≥ 1`);
+        const execute = queue
+          ? queue.trials.executor((trial, parentRunId) => ({
+              spec: relative(process.cwd(), raw.file),
+              specAbsolute: raw.file,
+              sets: [...sets, ...Object.entries(trial.values).map(([path, value]) => `${path}=${JSON.stringify(value)}`)],
+              runName: trial.runName,
+              parentRunId,
+              experimentName: plan.experimentName,
+              configHash: trial.configHash,
+            }))
+          : parallel > 1
+            ? workerProcess(raw.file, sets, backend.name)
+            : undefined;
+        let outcome;
+        try {
+          outcome = await container
+            .get<SweepRunner>(SweepRunner)
+            .run(plan, { backend: backend.name, signal, parallel, ...(execute ? { execute } : {}) });
+        } finally {
+          await queue?.close();
+        }
+        const minutes = ((performance.now() - started) / 60000).toFixed(1);
+        process.stdout.write(
+          `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
+            `\nsweep run ${outcome.parentRunId}; summary.csv and summary.md are its artifacts\n`,
+        );
+        if (outcome.failed > 0) process.exitCode = 1;
+      },
+    );
   },
 };

@@ -54,4 +54,6 @@ export interface Tracker {
   findRuns(experimentName: string, tags: Readonly<Record<string, string>>): Promise<RunRecord[]>;
   /** Reopens a run (a sweep's parent, resumed) to log more to it. */
   resumeRun(experimentName: string, runId: string): Promise<TrackedRun>;
+  /** A run by its id, whatever its experiment; undefined when there is none. */
+  getRun(runId: string): Promise<(RunRecord & { readonly experimentName: string }) | undefined>;
 }

@@ -139,6 +139,11 @@ export class MlflowClient {
     }
   }
 
+  async getExperiment(experimentId: string): Promise<MlflowExperiment> {
+    const answer = await this.call('GET', `experiments/get?${new URLSearchParams({ experiment_id: experimentId }).toString()}`);
+    return answer['experiment'] as MlflowExperiment;
+  }
+
   async setExperimentTag(experimentId: string, key: string, value: string): Promise<void> {
     await this.call('POST', 'experiments/set-experiment-tag', { experiment_id: experimentId, key, value });
   }

@@ -130,6 +130,19 @@ export class RestTracker implements Tracker {
     };
   }
 
+  async getRun(runId: string): Promise<(RunRecord & { experimentName: string }) | undefined> {
+    try {
+      const run = await this.client.getRun(runId);
+      const experiment = await this.client.getExperiment(run.info.experiment_id);
+      return { ...(await this.record(run)), experimentName: experiment.name };
+    } catch (error) {
+      if (error instanceof MlflowApiError && error.errorCode === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+      if (!(error instanceof MlflowUnreachableError)) throw error;
+      this.logger.warn(`${error.message}; reading the local copy in ${this.local.root} instead`);
+      return this.local.getRun(runId);
+    }
+  }
+
   async resumeRun(experimentName: string, runId: string): Promise<TrackedRun> {
     const remote = await this.client.getRun(runId);
     await this.client.updateRun(runId, 'RUNNING');

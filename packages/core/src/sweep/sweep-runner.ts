@@ -2,9 +2,11 @@ import { userInfo } from 'node:os';
 import { inject, injectable } from 'inversify';
 import { Logger } from '../contracts/logger.js';
 import { Tracker, type RunRecord, type TrackedRun } from '../contracts/tracker.js';
-import { messageOf } from '../errors/thaw-error.js';
+import { ThawError, messageOf } from '../errors/thaw-error.js';
 import { TrialInterrupted, TrialPipeline } from '../pipeline/trial-pipeline.js';
 import type { SweepPlan, SweepTrial } from './sweep-plan.js';
+import { compareValues, sweepPlotSvg, type SweepShape } from './sweep-plot.js';
+import { svgToPng } from '../results/charts.js';
 
 export interface SweepRow {
   readonly runName: string;
@@ -48,6 +50,40 @@ export interface SweepRunner {
   run(plan: SweepPlan, options: SweepOptions): Promise<SweepOutcome>;
   /** The summary of the sweep's finished trials as recorded, without running anything; undefined when it never ran. */
   report(plan: SweepPlan): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined>;
+  /** The summary of a sweep run given by its id (local store or MLflow), from what the runs recorded; undefined when there is no such run. */
+  reportRun(runId: string): Promise<SweepReport | undefined>;
+}
+
+export interface SweepReport {
+  readonly parentRunId: string;
+  readonly name: string;
+  readonly trials: number;
+  readonly rows: SweepRow[];
+  readonly markdown: string;
+}
+
+/** Best first by the metric; ties in the order of the swept values, so that every report of a sweep agrees. */
+function rankRows(rows: SweepRow[], paths: readonly string[], goal: 'max' | 'min'): SweepRow[] {
+  const key = (row: SweepRow) => (Number.isNaN(row.metric) ? -Infinity : goal === 'max' ? row.metric : -row.metric);
+  return rows.sort((a, b) => {
+    const byMetric = key(b) - key(a);
+    if (byMetric !== 0) return byMetric;
+    for (const path of paths) {
+      const byValue = compareValues(a.values[path], b.values[path]);
+      if (byValue !== 0) return byValue;
+    }
+    return 0;
+  });
+}
+
+/** A param value as the spec held it (numbers and lists were logged as JSON). */
+function paramValue(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 function bestOf(values: readonly number[] | undefined, goal: 'max' | 'min'): number {
@@ -132,6 +168,42 @@ export class SweepRunnerImpl implements SweepRunner {
     return { parentRunId: parent.runId, rows, markdown: summaryMarkdown(plan, rows) };
   }
 
+  async reportRun(runId: string): Promise<SweepReport | undefined> {
+    const parent = await this.tracker.getRun(runId);
+    if (!parent) return undefined;
+    const paths = (parent.params['sweep.paths'] ?? '').split(', ').filter((path) => path !== '');
+    const metric = /^(.+) \((max|min)\)$/.exec(parent.params['sweep.metric'] ?? '');
+    if (paths.length === 0 || !metric) {
+      throw new ThawError(
+        `run ${runId} (${parent.runName}) is not a sweep run: expected the params sweep.paths and sweep.metric that thaw sweep logs`,
+      );
+    }
+    const shape: SweepShape = { paths, metric: { name: metric[1]!, goal: metric[2] as 'max' | 'min' } };
+    const children = await this.tracker.findRuns(parent.experimentName, { 'mlflow.parentRunId': runId });
+    const rows = children
+      .filter((run) => run.status === 'FINISHED')
+      .map((run) => {
+        const split = run.params['evaluate.split'] ?? 'test';
+        return {
+          runName: run.runName,
+          runId: run.runId,
+          values: Object.fromEntries(paths.map((path) => [path, paramValue(run.params[path])])),
+          metric: bestOf(run.metrics[shape.metric.name], shape.metric.goal),
+          testAccuracy: last(run.metrics[`${split}_accuracy`]),
+          testLoss: last(run.metrics[`${split}_loss`]),
+          epochs: run.metrics['val_loss']?.length ?? 0,
+        };
+      });
+    rankRows(rows, paths, shape.metric.goal);
+    return {
+      parentRunId: runId,
+      name: parent.runName,
+      trials: Number(parent.params['sweep.trials'] ?? rows.length),
+      rows,
+      markdown: summaryMarkdown(shape, rows),
+    };
+  }
+
   /** The latest parent run of this sweep in the store, if it ran before. */
   private async earlierParent(plan: SweepPlan): Promise<RunRecord | undefined> {
     const runs = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash });
@@ -185,8 +257,7 @@ export class SweepRunnerImpl implements SweepRunner {
         },
       ];
     });
-    const key = (row: SweepRow) => (Number.isNaN(row.metric) ? -Infinity : goal === 'max' ? row.metric : -row.metric);
-    return rows.sort((a, b) => key(b) - key(a));
+    return rankRows(rows, plan.paths, goal);
   }
 
   private async logSummary(plan: SweepPlan, parent: TrackedRun, rows: readonly SweepRow[], markdown: string): Promise<void> {
@@ -208,6 +279,11 @@ export class SweepRunnerImpl implements SweepRunner {
     ].join('\n');
     await parent.logArtifact('summary.csv', `${csv}\n`);
     await parent.logArtifact('summary.md', markdown);
+    const plot = sweepPlotSvg(plan.name, { paths: plan.paths, metric: plan.sweep.metric }, rows);
+    if (plot !== undefined) {
+      await parent.logArtifact('metric-by-depth.svg', plot);
+      await parent.logArtifact('metric-by-depth.png', svgToPng(plot));
+    }
     await parent.setTags({ 'mlflow.note.content': markdown, 'thaw.sweepState': 'complete' });
     const best = rows[0];
     if (!best) return;
@@ -224,16 +300,17 @@ export class SweepRunnerImpl implements SweepRunner {
 }
 
 /** The sweep's results as a Markdown table, best first. */
-export function summaryMarkdown(plan: SweepPlan, rows: readonly SweepRow[]): string {
+export function summaryMarkdown(plan: SweepPlan | SweepShape, rows: readonly SweepRow[]): string {
+  const metric = 'sweep' in plan ? plan.sweep.metric : plan.metric;
   const format = (value: number, percent: boolean) =>
     Number.isNaN(value) ? '—' : percent ? `${(100 * value).toFixed(1)}%` : value.toFixed(4);
   const isRate = (name: string) => name.includes('accuracy') || name.includes('precision') || name.includes('recall');
   const table = [
-    ['rank', ...plan.paths, plan.sweep.metric.name, 'test accuracy', 'test loss', 'epochs'],
+    ['rank', ...plan.paths, metric.name, 'test accuracy', 'test loss', 'epochs'],
     ...rows.map((row, i) => [
       String(i + 1),
       ...plan.paths.map((p) => (typeof row.values[p] === 'string' ? row.values[p] : JSON.stringify(row.values[p]))),
-      format(row.metric, isRate(plan.sweep.metric.name)),
+      format(row.metric, isRate(metric.name)),
       format(row.testAccuracy, true),
       format(row.testLoss, false),
       String(row.epochs),

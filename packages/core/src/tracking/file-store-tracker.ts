@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { appendFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { ThawError, describeValue } from '../errors/thaw-error.js';
@@ -112,6 +112,13 @@ export class FileStoreTracker implements Tracker {
       }
     }
     return dirs;
+  }
+
+  async getRun(runId: string): Promise<(RunRecord & { experimentName: string }) | undefined> {
+    const dir = (await this.allRunDirs()).find((candidate) => basename(candidate) === runId);
+    if (dir === undefined) return undefined;
+    const meta = await this.readExperimentMeta(basename(dirname(dir)));
+    return { ...(await readRun(dir)), experimentName: typeof meta?.['name'] === 'string' ? meta['name'] : '' };
   }
 
   async resumeRun(experimentName: string, runId: string): Promise<FileStoreRun> {
