@@ -18,8 +18,16 @@ export interface BaseModel {
   readonly units: readonly ModelUnit[];
   /** The value range the base expects its input in; data arrive in [0, 1]. */
   readonly inputRange?: readonly [number, number];
+  /** Weightless layers that fit the data to the base (resize, grey → RGB), before its input proper: not counted in Keras' layer indices. */
+  readonly adapterLayers?: readonly string[];
   /** What was built or loaded, for the record (architecture, weights file …). */
   readonly description: string;
+}
+
+/** The base's layers as Keras indexes them (`fine_tune_at`): its model.layers without thaw's input adapters. */
+export function kerasLayerNames(base: BaseModel): string[] {
+  const adapters = new Set(base.adapterLayers ?? []);
+  return base.model.layers.map((layer) => layer.name).filter((name) => !adapters.has(name));
 }
 
 export interface BaseModelContext {

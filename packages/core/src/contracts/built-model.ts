@@ -17,6 +17,8 @@ export interface BuiltModel {
 /** Counts that say what a configuration trains; recorded as params of the run. */
 export interface ModelFacts {
   readonly layers: number;
+  /** Layers of the base set trainable, as Keras counts them after `layer.trainable = …`. */
+  readonly trainableBaseLayers: number;
   readonly units: number;
   readonly trainableUnits: number;
   readonly trainableParams: number;

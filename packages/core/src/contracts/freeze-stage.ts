@@ -7,7 +7,7 @@ import type { ModelUnit } from './base-model-plugin.js';
 export const FreezeStage = Symbol('FreezeStage');
 export interface FreezeStage {
   /** Asks the spec's strategy for its phases; fails before training on bad options. */
-  plan(loaded: LoadedSpec, units: readonly ModelUnit[]): Phase[];
+  plan(loaded: LoadedSpec, units: readonly ModelUnit[], layers?: readonly string[]): Phase[];
   /** Sets trainability for a phase (a new phase means a new optimizer: the equivalent of recompiling). */
   apply(built: BuiltModel, phase: Phase): FrozenModel;
 }

@@ -11,6 +11,8 @@ import type { PluginContribution } from './plugin-contribution.js';
 export interface Phase {
   readonly name: string;
   readonly trainableUnits: readonly string[];
+  /** Layers of trainable units that stay frozen (Keras' fine_tune_at may fall inside a unit). */
+  readonly frozenLayers?: readonly string[];
   /** `frozen`: BN layers inside trainable units stay in inference mode with fixed weights, as Keras advises for fine-tuning. */
   readonly batchNorm: 'frozen' | 'train';
   readonly epochs: number;
@@ -20,6 +22,8 @@ export interface Phase {
 export interface StrategyContext {
   /** The base's units, ordered input → output. */
   readonly units: readonly ModelUnit[];
+  /** The base's layers in Keras' order (model.layers, the input layer first), for `fineTuneAt`. */
+  readonly layers: readonly string[];
   readonly train: TrainConfig;
   readonly log: Logger;
   readonly where: string;

@@ -6,9 +6,12 @@ function countParams(weights: readonly tf.LayerVariable[]): number {
 }
 
 /** Counts of the model as currently frozen. Variables are weight tensors (a kernel, a bias, a moving mean …). */
-export function modelFacts(model: tf.LayersModel, units: number, trainableUnits: number): ModelFacts {
+export function modelFacts(model: tf.LayersModel, units: number, trainableUnits: number, headLayers: readonly string[] = []): ModelFacts {
+  const head = new Set(headLayers);
   return {
     layers: model.layers.length,
+    trainableBaseLayers: model.layers.filter((layer) => !head.has(layer.name) && layer.trainable && layer.getClassName() !== 'InputLayer')
+      .length,
     units,
     trainableUnits,
     trainableParams: countParams(model.trainableWeights),

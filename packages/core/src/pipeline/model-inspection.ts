@@ -1,3 +1,4 @@
+import { kerasLayerNames } from '../contracts/base-model-plugin.js';
 import { inject, injectable } from 'inversify';
 import { BuildStage } from '../contracts/build-stage.js';
 import { FreezeStage } from '../contracts/freeze-stage.js';
@@ -31,7 +32,7 @@ export class ModelInspectionImpl implements ModelInspection {
       try {
         // Summarised before freezing: the cut re-applies layers, which model.summary() would list twice.
         const summary = modelSummary(built.model, []);
-        const phases = this.freezeStage.plan(loaded, built.units);
+        const phases = this.freezeStage.plan(loaded, built.units, kerasLayerNames(built.base));
         const frozen = this.freezeStage.apply(built, phases[phases.length - 1]!);
         frozen.release();
         return `${summary}\n${unitReport(built, phases, frozen.facts)}`;

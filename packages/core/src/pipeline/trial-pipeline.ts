@@ -1,3 +1,4 @@
+import { kerasLayerNames } from '../contracts/base-model-plugin.js';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable, type Container } from 'inversify';
@@ -94,7 +95,7 @@ export class TrialPipelineImpl implements TrialPipeline {
         built = await this.buildStage.build(loaded, data);
         if (built.base.inputRange) data = rescaleSplits(data, built.base.inputRange);
         const summary = modelSummary(built.model, built.units);
-        const phases = this.freezeStage.plan(loaded, built.units);
+        const phases = this.freezeStage.plan(loaded, built.units, kerasLayerNames(built.base));
         const train = await this.trainStage.train({ built, phases, data, augmenter, config: spec.train, seed: spec.seed, events });
         const split = spec.evaluate.split === 'test' ? data.test : data.validation;
         const evaluation = await this.evaluateStage.evaluate(built.model, split, data.classNames, spec.evaluate.split);

@@ -29,6 +29,7 @@ export function unitReport(built: BuiltModel, phases: readonly Phase[], facts: M
   ]);
   const totals = textTable([
     ['trainable units', `${facts.trainableUnits} of ${facts.units}`],
+    ['trainable base layers', count(facts.trainableBaseLayers)],
     ['trainable params', count(facts.trainableParams)],
     ['non-trainable params', count(facts.nonTrainableParams)],
     ['trainable variables', count(facts.trainableVariables)],

@@ -45,12 +45,12 @@ export class FreezeStageImpl implements FreezeStage {
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  plan(loaded: LoadedSpec, units: readonly ModelUnit[]): Phase[] {
+  plan(loaded: LoadedSpec, units: readonly ModelUnit[], layers: readonly string[] = units.flatMap((unit) => unit.layers)): Phase[] {
     const where = `${displayPath(loaded.file)}: strategy`;
     const { id, options } = pluginOptions(loaded.spec.strategy);
     const plugin = this.registry.strategy(id, `${where}.plugin`);
     const valid = validatePluginOptions(plugin, options, where);
-    const phases = plugin.plan(valid, { units, train: loaded.spec.train, log: this.log, where });
+    const phases = plugin.plan(valid, { units, layers, train: loaded.spec.train, log: this.log, where });
     const names = new Set(units.map((unit) => unit.name));
     for (const phase of phases) {
       const unknown = phase.trainableUnits.find((name) => !names.has(name));
@@ -72,11 +72,13 @@ export class FreezeStageImpl implements FreezeStage {
     const unitOfLayer = new Map<string, ModelUnit>();
     for (const unit of built.units) for (const layer of unit.layers) unitOfLayer.set(layer, unit);
     const headLayers = new Set(built.headLayers);
+    const frozenLayers = new Set(phase.frozenLayers ?? []);
     const changed: { layer: (typeof built.model.layers)[number]; trainable: boolean }[] = [];
 
     for (const layer of built.model.layers) {
       const unit = unitOfLayer.get(layer.name);
-      const inTrainablePart = headLayers.has(layer.name) || (unit !== undefined && trainableUnits.has(unit.name));
+      const inTrainablePart =
+        headLayers.has(layer.name) || (unit !== undefined && trainableUnits.has(unit.name) && !frozenLayers.has(layer.name));
       const frozenBatchNorm = isBatchNormalization(layer) && (!inTrainablePart || phase.batchNorm === 'frozen');
       const trainable = inTrainablePart && !frozenBatchNorm;
       changed.push({ layer, trainable: layer.trainable });
@@ -96,7 +98,7 @@ export class FreezeStageImpl implements FreezeStage {
       frozenInference: inference,
       trainable: split?.suffix ?? built.model,
       cutAfterUnit: cutUnit?.name,
-      facts: modelFacts(built.model, built.units.length, trainableUnits.size),
+      facts: modelFacts(built.model, built.units.length, trainableUnits.size, built.headLayers),
       release: () => {
         inference?.dispose();
         for (const { layer, trainable } of changed) {

@@ -1,6 +1,6 @@
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import type { Phase, StrategyContext, StrategyPlugin } from '@thaw/core';
+import { ThawError, type Phase, type StrategyContext, type StrategyPlugin } from '@thaw/core';
 
 const batchNorm = z
   .enum(['frozen', 'train'])
@@ -17,9 +17,13 @@ const headFirst = z
 
 const fineTuneOptions = z.strictObject({
   unfreeze: z
-    .union([z.number().int().min(0), z.literal('all')], { error: 'expected a number of units ≥ 0 or "all"' })
+    .union([z.number().int().min(0), z.string().min(1), z.strictObject({ fineTuneAt: z.number().int().min(0) })], {
+      error: 'expected a number of units ≥ 0, "all", a unit name, or { fineTuneAt: <layer index> }',
+    })
     .default(0)
-    .describe('units of the base to train, counted from the top; 0 is feature extraction'),
+    .describe(
+      'what of the base trains: k top units (0 = feature extraction), all, a unit name (it and those above), or { fineTuneAt: i } (Keras: layers[i:])',
+    ),
   batchNorm,
   headFirst,
   learningRate: z.number().positive().optional().describe('learning rate of the unfrozen phase (default train.learningRate)'),
@@ -39,7 +43,36 @@ export class FineTuneStrategy implements StrategyPlugin<FineTuneOptions> {
 
   plan(options: FineTuneOptions, context: StrategyContext): Phase[] {
     const total = context.units.length;
-    let depth = options.unfreeze === 'all' ? total : options.unfreeze;
+    const { unfreeze } = options;
+    let depth: number;
+    let frozenLayers: string[] = [];
+    let label: string | undefined;
+    if (typeof unfreeze === 'object') {
+      // Keras: for layer in base.layers[:fine_tune_at]: layer.trainable = False
+      const at = unfreeze.fineTuneAt;
+      if (at > context.layers.length) {
+        throw new ThawError(
+          `${context.where}.unfreeze.fineTuneAt: received ${at}; the base has ${context.layers.length} layers (expected 0 … ${context.layers.length})`,
+        );
+      }
+      const frozen = new Set(context.layers.slice(0, at));
+      const lowest = context.units.findIndex((unit) => unit.layers.some((layer) => !frozen.has(layer)));
+      depth = lowest === -1 ? 0 : total - lowest;
+      frozenLayers = context.units.slice(total - depth).flatMap((unit) => unit.layers.filter((layer) => frozen.has(layer)));
+      label = `fine-tune-at-${at}`;
+    } else if (typeof unfreeze === 'string' && unfreeze !== 'all') {
+      const index = context.units.findIndex((unit) => unit.name === unfreeze);
+      if (index === -1) {
+        const names = context.units.map((unit) => unit.name);
+        throw new ThawError(
+          `${context.where}.unfreeze: received ${JSON.stringify(unfreeze)}; expected a number, "all", { fineTuneAt: i } or a unit of the base: ${names.join(', ')}`,
+        );
+      }
+      depth = total - index;
+      label = `fine-tune-from-${unfreeze}`;
+    } else {
+      depth = unfreeze === 'all' ? total : unfreeze;
+    }
     if (depth > total) {
       context.log.warn(`${context.where}.unfreeze: received ${depth} but the base has ${total} units; unfreezing all ${total}`);
       depth = total;
@@ -55,8 +88,9 @@ export class FineTuneStrategy implements StrategyPlugin<FineTuneOptions> {
       });
     }
     phases.push({
-      name: depth === 0 ? 'feature-extraction' : `fine-tune-${depth === total ? 'all' : depth}`,
+      name: depth === 0 ? 'feature-extraction' : (label ?? `fine-tune-${depth === total ? 'all' : depth}`),
       trainableUnits: context.units.slice(total - depth).map((unit) => unit.name),
+      ...(frozenLayers.length > 0 ? { frozenLayers } : {}),
       batchNorm: options.batchNorm,
       epochs: context.train.epochs,
       learningRate: depth > 0 && options.learningRate !== undefined ? options.learningRate : context.train.learningRate,
