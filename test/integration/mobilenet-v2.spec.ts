@@ -76,7 +76,7 @@ describe('mobilenet-v2 base', function () {
       },
       'fine-tune-at.yaml',
     );
-    const data = (await container.get<LoadStage>(LoadStage).load(loaded));
+    const data = await container.get<LoadStage>(LoadStage).load(loaded);
     const built: BuiltModel = await container.get<BuildStage>(BuildStage).build(loaded, data);
     try {
       expect(kerasLayerNames(built.base)).to.have.length(154);

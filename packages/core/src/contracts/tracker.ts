@@ -54,6 +54,8 @@ export interface Tracker {
   findRuns(experimentName: string, tags: Readonly<Record<string, string>>): Promise<RunRecord[]>;
   /** Reopens a run (a sweep's parent, resumed) to log more to it. */
   resumeRun(experimentName: string, runId: string): Promise<TrackedRun>;
+  /** A local folder holding a run's artifact folder (downloaded from a server when needed); undefined when the run has no such artifact. */
+  artifactFolder(runId: string, artifactPath: string): Promise<string | undefined>;
   /** A run by its id, whatever its experiment; undefined when there is none. */
   getRun(runId: string): Promise<(RunRecord & { readonly experimentName: string }) | undefined>;
 }

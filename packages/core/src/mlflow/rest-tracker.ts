@@ -1,5 +1,6 @@
-import { cp, readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { thawCacheDir } from '../util/thaw-cache-dir.js';
 import type { Logger } from '../contracts/logger.js';
 import type { MetricPoint, RunRecord, RunStatus, StartRunRequest, TrackedRun, Tracker } from '../contracts/tracker.js';
 import { ThawError, messageOf } from '../errors/thaw-error.js';
@@ -128,6 +129,28 @@ export class RestTracker implements Tracker {
       params: Object.fromEntries((run.data.params ?? []).map(({ key, value }) => [key, value])),
       metrics,
     };
+  }
+
+  async artifactFolder(runId: string, artifactPath: string): Promise<string | undefined> {
+    // The local copy first (a run made here); else downloaded once into thaw's cache.
+    const local = await this.local.artifactFolder(runId, artifactPath);
+    if (local !== undefined) return local;
+    let run: MlflowRun;
+    try {
+      run = await this.client.getRun(runId);
+    } catch (error) {
+      if (error instanceof MlflowApiError && error.errorCode === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+      throw error;
+    }
+    const files = await this.client.listArtifactFiles(runId, artifactPath);
+    if (files.length === 0) return undefined;
+    const target = join(thawCacheDir(), 'mlflow-artifacts', runId);
+    for (const file of files) {
+      const bytes = await this.client.downloadArtifact(run.info.artifact_uri, file.path);
+      await mkdir(dirname(join(target, file.path)), { recursive: true });
+      await writeFile(join(target, file.path), bytes);
+    }
+    return join(target, artifactPath);
   }
 
   async getRun(runId: string): Promise<(RunRecord & { experimentName: string }) | undefined> {

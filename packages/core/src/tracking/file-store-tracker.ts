@@ -114,6 +114,12 @@ export class FileStoreTracker implements Tracker {
     return dirs;
   }
 
+  async artifactFolder(runId: string, artifactPath: string): Promise<string | undefined> {
+    const dir = (await this.allRunDirs()).find((candidate) => basename(candidate) === runId);
+    const folder = dir === undefined ? undefined : join(dir, 'artifacts', artifactPath);
+    return folder !== undefined && (await exists(folder)) ? folder : undefined;
+  }
+
   async getRun(runId: string): Promise<(RunRecord & { experimentName: string }) | undefined> {
     const dir = (await this.allRunDirs()).find((candidate) => basename(candidate) === runId);
     if (dir === undefined) return undefined;

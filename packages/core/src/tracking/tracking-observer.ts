@@ -137,7 +137,20 @@ export class TrackingObserver implements TrialObserver {
     await run.logArtifact('evaluation.json', JSON.stringify(evaluation, undefined, 2));
     const modelDir = await mkdtemp(join(tmpdir(), 'thaw-model-'));
     try {
-      await built.model.save(layersModelFolder(modelDir));
+      await built.model.save(
+        layersModelFolder(modelDir, {
+          // What from-run needs to take the trained base back out of the whole network.
+          thaw: {
+            units: built.units,
+            baseOutputLayer: built.baseOutputLayer,
+            headLayers: built.headLayers,
+            adapterLayers: built.base.adapterLayers ?? [],
+            inputRange: built.base.inputRange ?? [0, 1],
+            classNames: evaluation.perClass.map((c) => c.className),
+            spec: trial.loaded.file,
+          },
+        }),
+      );
       await run.logArtifactDirectory(modelDir, 'model');
     } finally {
       await rm(modelDir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import {
   ThawContainer,
   ThawError,
+  Tracker,
   TrialPipeline,
   layersModelFolder,
   loadSpec,
@@ -20,19 +21,30 @@ import {
 const optionsSchema = z
   .strictObject({
     spec: z.string().min(1).optional().describe('the spec whose output.base is the base, relative to this spec'),
+    run: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, { error: 'expected an MLflow run id (32 hexadecimal characters)' })
+      .optional()
+      .describe('an earlier run (in ./mlruns or on the MLflow server) whose trained model’s base is the base'),
     path: z.string().min(1).optional().describe('a folder holding a base saved by thaw (model.json + weights.bin)'),
     ifMissing: z
       .enum(['error', 'run'])
       .default('error')
       .describe('when the base does not exist yet: stop and say how to make it, or run its spec first'),
   })
-  .refine((options) => (options.spec === undefined) !== (options.path === undefined), { error: 'expected exactly one of spec or path' });
+  .refine((options) => [options.spec, options.path, options.run].filter((o) => o !== undefined).length === 1, {
+    error: 'expected exactly one of spec, path or run',
+  });
 type Options = z.output<typeof optionsSchema>;
 
 interface ThawMetadata {
   units?: ModelUnit[];
   inputRange?: [number, number];
   spec?: string;
+  /** Set when the folder holds a whole trained network (a run's model artifact): the base ends here. */
+  baseOutputLayer?: string;
+  adapterLayers?: string[];
+  headLayers?: string[];
 }
 
 /** The base trained and saved by an earlier trial (its spec's `output.base`). */
@@ -44,8 +56,22 @@ export class FromRunBaseModel implements BaseModelPlugin<Options> {
 
   constructor(@inject(ThawContainer) private readonly container: Container) {}
 
+  private async runModel(runId: string, context: BaseModelContext): Promise<string> {
+    const tracker = this.container.get<Tracker>(Tracker);
+    const folder = await tracker.artifactFolder(runId, 'model');
+    if (folder === undefined || !existsSync(join(folder, 'model.json'))) {
+      const known = await tracker.getRun(runId);
+      throw new ThawError(
+        known
+          ? `${context.where}.run: run ${runId} (${known.runName}, ${known.status}) has no trained model artifact (model/model.json); expected a run that finished`
+          : `${context.where}.run: received ${runId}, which is not a run in ${tracker.location}; expected the id of an earlier run (MLflow or ./mlruns)`,
+      );
+    }
+    return folder;
+  }
+
   async build(options: Options, context: BaseModelContext): Promise<BaseModel> {
-    const dir = await this.locate(options, context);
+    const dir = options.run !== undefined ? await this.runModel(options.run, context) : await this.locate(options, context);
     const artifacts = await layersModelFolder(dir).load!();
     const metadata = ((artifacts.userDefinedMetadata ?? {}) as { thaw?: ThawMetadata }).thaw ?? {};
     if (!Array.isArray(metadata.units)) {
@@ -59,11 +85,22 @@ export class FromRunBaseModel implements BaseModelPlugin<Options> {
     } catch (error) {
       throw new ThawError(`${context.where}: cannot load the base in ${dir}: ${messageOf(error)}`);
     }
+    if (metadata.baseOutputLayer !== undefined) {
+      // A whole trained network: keep the base, leave its head behind.
+      const whole = model;
+      model = tf.model({
+        inputs: whole.inputs,
+        outputs: whole.getLayer(metadata.baseOutputLayer).getOutputAt(0) as tf.SymbolicTensor,
+        name: `${whole.name}_base`,
+      });
+      for (const name of metadata.headLayers ?? []) whole.getLayer(name).dispose();
+    }
     return {
       model,
       units: metadata.units,
+      ...(metadata.adapterLayers?.length ? { adapterLayers: metadata.adapterLayers } : {}),
       ...(metadata.inputRange ? { inputRange: metadata.inputRange } : {}),
-      description: `base saved in ${dir}${metadata.spec ? ` by ${metadata.spec}` : ''}`,
+      description: `base ${options.run !== undefined ? `of run ${options.run}, ` : ''}saved in ${dir}${metadata.spec ? ` by ${metadata.spec}` : ''}`,
     };
   }
 
