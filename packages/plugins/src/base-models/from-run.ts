@@ -90,7 +90,7 @@ export class FromRunBaseModel implements BaseModelPlugin<Options> {
       const whole = model;
       model = tf.model({
         inputs: whole.inputs,
-        outputs: whole.getLayer(metadata.baseOutputLayer).getOutputAt(0) as tf.SymbolicTensor,
+        outputs: whole.getLayer(metadata.baseOutputLayer).getOutputAt(0),
         name: `${whole.name}_base`,
       });
       for (const name of metadata.headLayers ?? []) whole.getLayer(name).dispose();
