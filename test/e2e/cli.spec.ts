@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { THAW_BIN, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import { REPO_ROOT, THAW_BIN, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
 import { MlflowDouble } from '../helpers/mlflow-double.js';
 
 const run = promisify(execFile);
@@ -131,6 +131,35 @@ describe('thaw CLI @slow', () => {
     } finally {
       await double.stop();
     }
+  });
+
+  it('scaffolds a plugin package that builds, passes its own test and trains from a spec’s plugins list as generated', async () => {
+    const sub = join(dir, 'scaffold');
+    await mkdir(sub);
+    const created = await thaw(sub, 'plugin', 'new', 'demo-net');
+    expect(created.code, created.stderr).to.equal(0);
+    expect(created.stdout).to.include('src/demo-net-base-model.ts');
+    const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    await run(process.execPath, [tsc, '-p', join(sub, 'thaw-plugin-demo-net')]);
+    const ownTest = await run(process.execPath, [join(REPO_ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), 'dist/test'], {
+      cwd: join(sub, 'thaw-plugin-demo-net'),
+    });
+    expect(ownTest.stdout).to.match(/1 passing/);
+    await writeSpec(
+      sub,
+      'spec.yaml',
+      tinySpec({ name: 'scaffolded', plugins: ['./thaw-plugin-demo-net'], model: { base: { plugin: 'demo-net', filters: [4, 8] } } }),
+    );
+    const plugins = await thaw(sub, 'plugins', 'spec.yaml');
+    const trial = await thaw(sub, 'run', 'spec.yaml', '--quiet');
+    expect(trial.code, trial.stderr).to.equal(0);
+    expect(trial.stdout).to.match(/test accuracy/);
+    expect(plugins.stdout + plugins.stderr).to.include('demo-net');
+    const again = await thaw(sub, 'plugin', 'new', 'demo-net');
+    expect(again.code).to.equal(2);
+    expect(again.stderr).to.match(/thaw-plugin-demo-net already exists/);
+    const bad = await thaw(sub, 'plugin', 'new', 'Bad_Name');
+    expect(bad.stderr).to.match(/received "Bad_Name"; expected a lower-case name/);
   });
 
   it('summarises a spec without training: layers, units, what each phase trains, totals', async () => {

@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { ThawError, TrialInterrupted, messageOf } from '@thaw/core';
 import { doctorCommand } from './commands/doctor-command.js';
 import { nativeCommand } from './commands/native-command.js';
+import { pluginCommand } from './commands/plugin-command.js';
 import { pluginsCommand } from './commands/plugins-command.js';
 import { reportCommand } from './commands/report-command.js';
 import { runCommand } from './commands/run-command.js';
@@ -23,6 +24,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(syncCommand)
     .command(summaryCommand)
     .command(pluginsCommand)
+    .command(pluginCommand)
     .command(nativeCommand)
     .command(doctorCommand)
     .demandCommand(1, 'expected a command')

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +16,7 @@ function isContainerModule(value: unknown): value is ContainerModule {
 }
 
 /**
- * Imports a plugin named in a spec. A path (`./x.js`, `/abs/x.js`) resolves against the spec's
+ * Imports a plugin named in a spec. A path (`./x.js`, a package folder `./thaw-plugin-x`) resolves against the spec's
  * folder; a name `x` tries `x`, `@thaw/plugin-x`, then `thaw-plugin-x`, resolved from the spec's
  * folder. The module's default export must be an inversify ContainerModule.
  */
@@ -31,7 +31,9 @@ export async function importPluginModule(name: string, specDir: string, where: s
         `${where}: plugin file ${JSON.stringify(name)} not found at ${file}; expected a JavaScript module path relative to the spec`,
       );
     }
-    url = pathToFileURL(file).href;
+    // A plugin package's folder resolves to its package.json main.
+    const entry = statSync(file).isDirectory() ? createRequire(join(file, 'noop.js')).resolve(file) : file;
+    url = pathToFileURL(entry).href;
     source = { kind: 'file', name: file };
   } else {
     const require = createRequire(join(specDir, 'noop.js'));
