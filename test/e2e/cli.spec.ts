@@ -277,7 +277,7 @@ export default new ContainerModule(({ bind }) => { bind(StrategyPlugin).toConsta
       expect(listed.stdout).to.match(new RegExp(`^  ${id}  \\[built-in: @thaw/plugins\\]$`, 'm'));
     }
     expect(listed.stdout).to.match(/^ {2}top-only {2}\[file: .*extra\.js\]$/m);
-    expect(listed.stdout).to.match(/unfreeze\s+integer \| "all"\s+default 0\s+units of the base to train/);
+    expect(listed.stdout).to.match(/unfreeze\s+integer \| "all" \| \{ from \} \| \{ fineTuneAt \}\s+default 0\s+what of the base trains/);
     expect(listed.stdout).to.match(/rate\s+number\s+default 0\.1\s+a rate/);
 
     const trained = await thaw(sub, 'run', 'spec.yaml');
@@ -312,7 +312,7 @@ export default new ContainerModule(({ bind }) => { bind(StrategyPlugin).toConsta
       [
         'an unknown plugin',
         tinySpec({ model: { base: { plugin: 'resnet-9000' } } }),
-        /model\.base\.plugin: unknown base model plugin "resnet-9000"; expected one of: from-run, layers-model, small-convnet/,
+        /model\.base\.plugin: unknown base model plugin "resnet-9000"; expected one of: from-run, layers-model, mobilenet-v1, mobilenet-v2, small-convnet/,
       ],
       [
         'a mistyped option',
@@ -322,7 +322,7 @@ export default new ContainerModule(({ bind }) => { bind(StrategyPlugin).toConsta
       [
         'an option of the wrong type',
         tinySpec({ strategy: { plugin: 'fine-tune', unfreeze: 'two' } }),
-        /strategy\.unfreeze: received "two"; expected a number of units ≥ 0 or "all"/,
+        /strategy\.unfreeze: received "two"; expected a number of units ≥ 0, "all", \{ from: <unit name> \} or \{ fineTuneAt: <layer index> \}/,
       ],
       [
         'missing dataset files',

@@ -152,7 +152,7 @@ describe('mobilenet-v2 base', function () {
       name: 'mnv2-trial',
       data: { plugin: 'fashion-mnist', classes: [0, 1, 2], trainPerClass: 8, validationPerClass: 4, testPerClass: 4 },
       model: { base: { plugin: 'mobilenet-v2', alpha: 0.35, size: 32 }, head: { dropout: 0 } },
-      strategy: { plugin: 'fine-tune', unfreeze: 'block_16', batchNorm: 'frozen' },
+      strategy: { plugin: 'fine-tune', unfreeze: { from: 'block_16' }, batchNorm: 'frozen' },
       train: { epochs: 1, batchSize: 8, learningRate: 0.001 },
     };
     const loaded = await loadTinySpec(dir, overrides, 'mnv2.yaml');
@@ -160,13 +160,17 @@ describe('mobilenet-v2 base', function () {
     expect(result.phases.map((p) => p.name)).to.deep.equal(['fine-tune-from-block_16']);
     expect(result.facts.trainableUnits).to.equal(2);
     expect(result.evaluation.accuracy).to.be.within(0, 1);
-    const unknown = await loadTinySpec(dir, { ...overrides, strategy: { plugin: 'fine-tune', unfreeze: 'block_99' } }, 'bad.yaml');
+    const unknown = await loadTinySpec(
+      dir,
+      { ...overrides, strategy: { plugin: 'fine-tune', unfreeze: { from: 'block_99' } } },
+      'bad.yaml',
+    );
     const error = await container
       .get<TrialPipeline>(TrialPipeline)
       .run(unknown, { backend: tf.getBackend() })
       .catch((e: unknown) => e);
     expect((error as Error).message).to.match(
-      /strategy\.unfreeze: received "block_99"; expected a number, "all", \{ fineTuneAt: i \} or a unit of the base: stem, expanded_conv, block_1/,
+      /strategy\.unfreeze\.from: received "block_99"; expected a unit of the base: stem, expanded_conv, block_1,/,
     );
   });
 });

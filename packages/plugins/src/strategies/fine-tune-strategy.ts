@@ -17,12 +17,18 @@ const headFirst = z
 
 const fineTuneOptions = z.strictObject({
   unfreeze: z
-    .union([z.number().int().min(0), z.string().min(1), z.strictObject({ fineTuneAt: z.number().int().min(0) })], {
-      error: 'expected a number of units ≥ 0, "all", a unit name, or { fineTuneAt: <layer index> }',
-    })
+    .union(
+      [
+        z.number().int().min(0),
+        z.literal('all'),
+        z.strictObject({ from: z.string().min(1) }),
+        z.strictObject({ fineTuneAt: z.number().int().min(0) }),
+      ],
+      { error: 'expected a number of units ≥ 0, "all", { from: <unit name> } or { fineTuneAt: <layer index> }' },
+    )
     .default(0)
     .describe(
-      'what of the base trains: k top units (0 = feature extraction), all, a unit name (it and those above), or { fineTuneAt: i } (Keras: layers[i:])',
+      'what of the base trains: k top units (0 = feature extraction), all, { from: unit } (it and those above), or { fineTuneAt: i } (Keras: layers[i:])',
     ),
   batchNorm,
   headFirst,
@@ -47,7 +53,7 @@ export class FineTuneStrategy implements StrategyPlugin<FineTuneOptions> {
     let depth: number;
     let frozenLayers: string[] = [];
     let label: string | undefined;
-    if (typeof unfreeze === 'object') {
+    if (typeof unfreeze === 'object' && 'fineTuneAt' in unfreeze) {
       // Keras: for layer in base.layers[:fine_tune_at]: layer.trainable = False
       const at = unfreeze.fineTuneAt;
       if (at > context.layers.length) {
@@ -60,16 +66,16 @@ export class FineTuneStrategy implements StrategyPlugin<FineTuneOptions> {
       depth = lowest === -1 ? 0 : total - lowest;
       frozenLayers = context.units.slice(total - depth).flatMap((unit) => unit.layers.filter((layer) => frozen.has(layer)));
       label = `fine-tune-at-${at}`;
-    } else if (typeof unfreeze === 'string' && unfreeze !== 'all') {
-      const index = context.units.findIndex((unit) => unit.name === unfreeze);
+    } else if (typeof unfreeze === 'object') {
+      const index = context.units.findIndex((unit) => unit.name === unfreeze.from);
       if (index === -1) {
         const names = context.units.map((unit) => unit.name);
         throw new ThawError(
-          `${context.where}.unfreeze: received ${JSON.stringify(unfreeze)}; expected a number, "all", { fineTuneAt: i } or a unit of the base: ${names.join(', ')}`,
+          `${context.where}.unfreeze.from: received ${JSON.stringify(unfreeze.from)}; expected a unit of the base: ${names.join(', ')}`,
         );
       }
       depth = total - index;
-      label = `fine-tune-from-${unfreeze}`;
+      label = `fine-tune-from-${unfreeze.from}`;
     } else {
       depth = unfreeze === 'all' ? total : unfreeze;
     }
