@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { FileStoreTracker } from '@thaw/core';
 import { THAW_BIN, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import { selfSignedCertificate } from '../helpers/self-signed.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -116,6 +117,43 @@ describe('distributed sweep on Redis @slow', function () {
     expect(artifacts).to.include.members(['summary.csv', 'summary.md', 'metric-by-depth.svg', 'metric-by-depth.png']);
     const csv = await readFile(join((await store.runDir('spread', parent.runId))!, 'artifacts', 'summary.csv'), 'utf8');
     expect(csv.trim().split('\n')).to.have.length(7);
+  });
+
+  it('works over rediss:// (TLS) with a password, never printing it', async function () {
+    const certificate = selfSignedCertificate(dir);
+    if (!certificate) this.skip();
+    const port = await freePort();
+    const tlsRedis = spawn(
+      'redis-server',
+      [
+        ...['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        ...['--tls-cert-file', certificate.certFile, '--tls-key-file', certificate.keyFile, '--tls-ca-cert-file', certificate.certFile],
+        ...['--tls-auth-clients', 'no', '--requirepass', 'tls-secret'],
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const tlsUrl = `rediss://:tls-secret@127.0.0.1:${port}/0`;
+      // The self-signed certificate is trusted the Node way.
+      const env = { NODE_EXTRA_CA_CERTS: certificate.certFile };
+      const file = await writeSpec(
+        dir,
+        'over-tls.yaml',
+        tinySpec({ name: 'over-tls', train: { epochs: 1, batchSize: 16 }, sweep: { grid: { seed: [1, 2] } } }),
+      );
+      const worker = thawProcess(dir, env, 'worker', '--queue', tlsUrl);
+      await until(() => worker.output().includes('worker ready'), 'the worker');
+      const sweep = thawProcess(dir, env, 'sweep', file, '--queue', tlsUrl);
+      expect(await sweep.exited, sweep.output()).to.equal(0);
+      worker.child.kill('SIGINT');
+      await worker.exited;
+      expect(sweep.output()).to.match(/over-tls: 2 trials run, 0 finished earlier, 0 failed/);
+      expect(worker.output()).to.include(`worker ready on rediss://127.0.0.1:${port}/0`);
+      for (const output of [sweep.output(), worker.output()]) expect(output).to.not.include('tls-secret');
+    } finally {
+      tlsRedis.kill('SIGTERM');
+    }
   });
 
   it('reports an unreachable Redis clearly, without its password', async () => {

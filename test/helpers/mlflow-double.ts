@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -199,12 +200,16 @@ export class MlflowDouble {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
-  /** Listens on 127.0.0.1 (the same port again after a stop, when it had one). */
-  async start(): Promise<string> {
-    const server = createServer((request, response) => void this.handle(request, response));
+  private tls: { key: string; cert: string } | undefined;
+
+  /** Listens on 127.0.0.1 (the same port again after a stop, when it had one); over https with a key and certificate. */
+  async start(tls?: { key: string; cert: string }): Promise<string> {
+    this.tls = tls ?? this.tls;
+    const handler = (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response);
+    const server = this.tls ? createHttpsServer(this.tls, handler) : createServer(handler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());

@@ -22,6 +22,7 @@ import {
   type TrialObserver as TrialObserverType,
 } from '@thaw/core';
 import { MlflowDouble } from '../helpers/mlflow-double.js';
+import { selfSignedCertificate } from '../helpers/self-signed.js';
 import { loadTinySpec, recordingLogger, temporaryFolder, testContainer } from '../helpers/fixtures.js';
 
 const quick = { retries: 2, backoffMs: 10 };
@@ -145,6 +146,38 @@ describe('MLflow client against the test double', function () {
       'notes.txt',
     ]);
     expect([...(await client.downloadArtifact(artifactUri, 'model/weights.bin'))]).to.deep.equal([1, 2, 3]);
+  });
+
+  it('speaks https; a self-signed certificate is refused unless MLFLOW_TRACKING_INSECURE_TLS says otherwise', async function () {
+    const { dir: certDir, remove: removeCert } = await temporaryFolder();
+    const certificate = selfSignedCertificate(certDir);
+    if (!certificate) {
+      await removeCert();
+      this.skip();
+    }
+    const secure = new MlflowDouble();
+    try {
+      const url = await secure.start(certificate);
+      expect(url).to.match(/^https:/);
+      const strict = createTracker({
+        store: 'unused',
+        logger: recordingLogger(),
+        env: { MLFLOW_TRACKING_URI: url, THAW_MLFLOW_RETRIES: '0' },
+      }) as RestTracker;
+      const refused = await strict.client.getExperimentByName('x').catch((e: unknown) => e);
+      expect((refused as Error).message).to.match(
+        /unreachable: experiments\/get-by-name failed 1 times \(last: DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+      );
+      const insecure = createTracker({
+        store: 'unused',
+        logger: recordingLogger(),
+        env: { MLFLOW_TRACKING_URI: url, MLFLOW_TRACKING_INSECURE_TLS: 'true' },
+      }) as RestTracker;
+      expect(await insecure.client.createExperiment('over-tls')).to.equal('1');
+    } finally {
+      await secure.stop();
+      await removeCert();
+    }
   });
 
   it('authenticates with a bearer token or a user name and password, never printing them', async () => {
