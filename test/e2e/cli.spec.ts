@@ -247,10 +247,16 @@ describe('thaw CLI @slow', () => {
         model: { base: { plugin: 'from-run', spec: 'pretrain.yaml', ifMissing: 'run' } },
       }),
     );
-    const result = await thaw(sub, 'run', 'transfer.yaml', '--quiet');
-    expect(result.code, result.stderr).to.equal(0);
-    expect(result.stderr).to.contain('running pretrain.yaml first');
-    expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([3, 3]);
+    // Two at once (as --parallel workers start): one makes the base, the other waits for it.
+    const results = await Promise.all([
+      thaw(sub, 'run', 'transfer.yaml', '--quiet'),
+      thaw(sub, 'run', 'transfer.yaml', '--quiet', '--set', 'seed=4'),
+    ]);
+    for (const result of results) expect(result.code, result.stderr).to.equal(0);
+    const stderr = results.map((r) => r.stderr).join('\n');
+    expect(stderr.match(/running pretrain\.yaml first/g)).to.have.length(1);
+    expect(stderr).to.match(/another process \(pid \d+\) is making models\/pretrain; waiting for it/);
+    expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([3, 3, 3]);
   });
 
   it('lists plugins with options and sources, and trains with one a spec loads from a file', async () => {

@@ -136,15 +136,18 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         if (!Number.isInteger(parallel) || parallel < 1)
           throw new ThawError(`--parallel: received ${parallel}; expected a whole number ≥ 1`);
         const execute = queue
-          ? queue.trials.executor((trial, parentRunId) => ({
-              spec: relative(process.cwd(), raw.file),
-              specAbsolute: raw.file,
-              sets: [...sets, ...Object.entries(trial.values).map(([path, value]) => `${path}=${JSON.stringify(value)}`)],
-              runName: trial.runName,
-              parentRunId,
-              experimentName: plan.experimentName,
-              configHash: trial.configHash,
-            }))
+          ? queue.trials.executor(
+              (trial, parentRunId) => ({
+                spec: relative(process.cwd(), raw.file),
+                specAbsolute: raw.file,
+                sets: [...sets, ...Object.entries(trial.values).map(([path, value]) => `${path}=${JSON.stringify(value)}`)],
+                runName: trial.runName,
+                parentRunId,
+                experimentName: plan.experimentName,
+                configHash: trial.configHash,
+              }),
+              signal,
+            )
           : parallel > 1
             ? workerProcess(raw.file, sets, backend.name)
             : undefined;

@@ -2,6 +2,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../contracts/logger.js';
 import { ThawError } from '../errors/thaw-error.js';
+import { TrialInterrupted } from '../pipeline/trial-pipeline.js';
 import type { TrialExecutor } from '../sweep/sweep-runner.js';
 import type { SweepTrial } from '../sweep/sweep-plan.js';
 
@@ -67,8 +68,11 @@ export class TrialQueue {
     this.logger.info(`  ${name}: epoch ${progress.epoch + 1} on ${progress.worker}${accuracy}`);
   }
 
-  /** An executor for the sweep runner: one job per trial, resolved when a worker finished it. */
-  executor(job: (trial: SweepTrial, parentRunId: string) => TrialJob): TrialExecutor {
+  /**
+   * An executor for the sweep runner: one job per trial, resolved when a worker finished it.
+   * When `signal` fires the sweep stops waiting; queued trials stay queued for the workers.
+   */
+  executor(job: (trial: SweepTrial, parentRunId: string) => TrialJob, signal?: AbortSignal): TrialExecutor {
     return async (trial, parentRunId) => {
       const data = job(trial, parentRunId);
       const jobId = trial.configHash;
@@ -86,7 +90,18 @@ export class TrialQueue {
         removeOnComplete: { age: 24 * 3600 },
         removeOnFail: { age: 24 * 3600 },
       });
-      await queued.waitUntilFinished(this.events);
+      const finished = queued.waitUntilFinished(this.events);
+      if (!signal) {
+        await finished;
+        return;
+      }
+      await Promise.race([
+        finished,
+        new Promise((_, reject) => {
+          if (signal.aborted) reject(new TrialInterrupted());
+          signal.addEventListener('abort', () => reject(new TrialInterrupted()), { once: true });
+        }),
+      ]);
     };
   }
 

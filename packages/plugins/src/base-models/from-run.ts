@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable, type Container } from 'inversify';
 import { z } from 'zod';
@@ -45,6 +46,46 @@ interface ThawMetadata {
   baseOutputLayer?: string;
   adapterLayers?: string[];
   headLayers?: string[];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes an exclusive lock file, waiting while another live process holds it. Resolves to its
+ * release, or to undefined when `done()` became true while waiting (the other process made it).
+ */
+async function lockFile(path: string, done: () => boolean, context: BaseModelContext): Promise<(() => Promise<void>) | undefined> {
+  await mkdir(dirname(path), { recursive: true });
+  let told = false;
+  for (;;) {
+    try {
+      await writeFile(path, String(process.pid), { flag: 'wx' });
+      if (done()) {
+        await rm(path, { force: true });
+        return undefined;
+      }
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+      await rm(path, { force: true });
+      continue;
+    }
+    if (!told)
+      context.log.info(`from-run: another process (pid ${holder}) is making ${displayPath(path.replace(/\.lock$/, ''))}; waiting for it`);
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (done() && !existsSync(path)) return undefined;
+  }
 }
 
 /** The base trained and saved by an earlier trial (its spec's `output.base`). */
@@ -128,9 +169,16 @@ export class FromRunBaseModel implements BaseModelPlugin<Options> {
         `${context.where}: the base ${displayPath(dir)} does not exist yet; it is produced by \`thaw run ${displayPath(specFile)}\` (or set ifMissing: run)`,
       );
     }
-    context.log.info(`from-run: ${displayPath(dir)} does not exist yet; running ${displayPath(specFile)} first`);
-    const pipeline = this.container.get<TrialPipeline>(TrialPipeline);
-    await pipeline.run(source, { backend: tf.getBackend() });
+    // Trials in parallel processes may all need it: one trains it, the others wait for it.
+    const release = await lockFile(`${dir}.lock`, () => existsSync(join(dir, 'model.json')), context);
+    if (release === undefined) return dir;
+    try {
+      context.log.info(`from-run: ${displayPath(dir)} does not exist yet; running ${displayPath(specFile)} first`);
+      const pipeline = this.container.get<TrialPipeline>(TrialPipeline);
+      await pipeline.run(source, { backend: tf.getBackend() });
+    } finally {
+      await release();
+    }
     return dir;
   }
 }
