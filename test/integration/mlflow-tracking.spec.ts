@@ -306,6 +306,16 @@ describe('MLflow tracking of trials', function () {
     expect(artifacts.get('thaw-full-values/tags/thaw.long.txt')!.toString()).to.equal('y'.repeat(9000));
   });
 
+  it('stops at once when the server refuses the credentials, saying which settings to check', async () => {
+    const tracker = trackerIn('auth');
+    double.failNext(1, 401);
+    const error = await tracker.startRun({ experimentName: 'auth', runName: 'r', tags: {} }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(MlflowApiError);
+    expect((error as Error).message).to.match(
+      /answered 401 HTTP_401: .*set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD/,
+    );
+  });
+
   it('refuses a key MLflow would refuse before sending anything', async () => {
     const tracker = trackerIn('keys');
     const run = await tracker.startRun({ experimentName: 'keys', runName: 'k', tags: {} });

@@ -76,6 +76,9 @@ export class RestTracker implements Tracker {
         userId: request.tags['mlflow.user'] ?? '',
       });
     } catch (error) {
+      // Wrong credentials or a deleted experiment are for the user to fix now, not to sync later.
+      if (error instanceof MlflowApiError && (error.status === 401 || error.status === 403)) throw error;
+      if (error instanceof ThawError && !(error instanceof MlflowApiError) && !(error instanceof MlflowUnreachableError)) throw error;
       problem = error;
     }
     const localRun = remote
