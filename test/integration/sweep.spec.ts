@@ -2,8 +2,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { ThawError, SweepRunner, Tracker, TrialPipeline, expandSweep, planSweep, readRawSpec, type SweepSpec } from '@thaw/core';
-import { temporaryFolder, testContainer, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import {
+  FileStoreTracker,
+  MlflowClient,
+  RestTracker,
+  ThawError,
+  SweepRunner,
+  Tracker,
+  TrialPipeline,
+  expandSweep,
+  planSweep,
+  readRawSpec,
+  type SweepSpec,
+} from '@thaw/core';
+import { MlflowDouble } from '../helpers/mlflow-double.js';
+import { recordingLogger, temporaryFolder, testContainer, tinySpec, writeSpec } from '../helpers/fixtures.js';
 
 describe('sweeps', () => {
   let dir: string;
@@ -81,6 +94,50 @@ describe('sweeps', () => {
     const csv = await readFile(join(dir, 'mlruns', (await experimentId(dir)) ?? '', first.parentRunId, 'artifacts', 'summary.csv'), 'utf8');
     expect(csv.split('\n')[0]).to.equal('rank,trial,strategy.unfreeze,seed,val_accuracy,test_accuracy,test_loss,epochs,run_id');
     expect(csv.trim().split('\n')).to.have.length(5);
+  });
+
+  it('sweeps on an MLflow server: resumes through search, and thaw report by sweep run id reads the same table back', async () => {
+    const double = new MlflowDouble();
+    await double.start();
+    try {
+      const tracker = new RestTracker(
+        new MlflowClient({ url: double.url, insecureTls: false }, { retries: 1, backoffMs: 5 }),
+        new FileStoreTracker(join(dir, 'server-copy')),
+        recordingLogger(),
+      );
+      const container = await testContainer(dir, recordingLogger(), 0, tracker);
+      const pipeline = container.get<TrialPipeline>(TrialPipeline);
+      const file = await writeSpec(
+        dir,
+        'served-sweep.yaml',
+        tinySpec({
+          name: 'served-sweep',
+          train: { epochs: 1, batchSize: 16 },
+          sweep: { grid: { 'strategy.unfreeze': [0, 'all'], seed: [1, 2] } },
+        }),
+      );
+      const plan = planSweep(await readRawSpec(file), file, [], (loaded) => pipeline.check(loaded));
+      const runner = container.get<SweepRunner>(SweepRunner);
+      const first = await runner.run(plan, { backend: tf.getBackend() });
+      expect(first).to.include({ ran: 4, failed: 0 });
+      const again = await runner.run(plan, { backend: tf.getBackend() });
+      expect(again).to.include({ ran: 0, skipped: 4, parentRunId: first.parentRunId });
+      const parent = double.run(first.parentRunId)!;
+      expect(parent.info.status).to.equal('FINISHED');
+      expect(double.runsOf('served-sweep').filter((run) => run.tags.some((t) => t.key === 'mlflow.parentRunId'))).to.have.length(4);
+      expect([...double.artifactsOf(first.parentRunId).keys()]).to.include.members([
+        'summary.csv',
+        'summary.md',
+        'metric-by-depth.svg',
+        'metric-by-depth.png',
+      ]);
+      const report = await runner.reportRun(first.parentRunId);
+      expect(report!.markdown).to.equal(first.markdown);
+      expect(report!.trials).to.equal(4);
+      expect(await runner.reportRun('0123456789abcdef0123456789abcdef')).to.equal(undefined);
+    } finally {
+      await double.stop();
+    }
   });
 });
 
