@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   createTracker,
   readRunDetails,
   readSyncState,
+  writeSyncState,
   splitLogBatch,
   type EpochLogs,
   type MetricPoint,
@@ -390,5 +391,26 @@ describe('MLflow tracking of trials', function () {
     const served = Object.fromEntries(runs.map((r) => [r.info.run_name, r]));
     expect(served['child']!.tags).to.deep.include({ key: 'mlflow.parentRunId', value: served['parent']!.info.run_id });
     expect(served['child']!.points).to.deep.equal([{ key: 'm', value: 1, timestamp: 5, step: 0 }]);
+  });
+
+  it('thaw sync reports a run whose param contradicts the server, and still sends the others', async () => {
+    const tracker = trackerIn('conflict');
+    const a = await tracker.startRun({ experimentName: 'conflict', runName: 'a', tags: {} });
+    await a.logParams({ lr: '0.1' });
+    await a.end('FINISHED');
+    const b = await tracker.startRun({ experimentName: 'conflict', runName: 'b', tags: {} });
+    await b.end('FINISHED');
+    const dirA = (await tracker.local.runDir('conflict', a.runId))!;
+    const dirB = (await tracker.local.runDir('conflict', b.runId))!;
+    await writeFile(join(dirA, 'params', 'lr'), '0.2');
+    await mkdir(join(dirB, 'metrics'), { recursive: true });
+    await writeFile(join(dirB, 'metrics', 'late'), '7 1.0 0\n');
+    for (const runDir of [dirA, dirB]) await writeSyncState(runDir, { ...(await readSyncState(runDir))!, pending: true });
+    const error = await tracker.syncPending(false).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(ThawError);
+    expect((error as Error).message).to.match(
+      /^1 run\(s\) could not be sent \(the others were\):\n {2}.*: run a \(.*\): param lr is "0\.2" here but "0\.1" on http:\/\/127\.0\.0\.1:\d+; MLflow params cannot change$/,
+    );
+    expect(double.run(b.runId)!.points).to.deep.include({ key: 'late', value: 1, timestamp: 7, step: 0 });
   });
 });

@@ -206,10 +206,20 @@ export class RestTracker implements Tracker {
     }
     pending.sort((a, b) => Number(b.parent) - Number(a.parent));
     const reports: RunSyncReport[] = [];
+    const failures: string[] = [];
     for (const { dir } of pending) {
-      const report = await this.syncDir(dir, dryRun);
-      reports.push(report);
-      onRun(report);
+      try {
+        const report = await this.syncDir(dir, dryRun);
+        reports.push(report);
+        onRun(report);
+      } catch (error) {
+        // The server gone: nothing else can be sent either. Anything else concerns this run only.
+        if (error instanceof MlflowUnreachableError) throw error;
+        failures.push(`${dir}: ${messageOf(error)}`);
+      }
+    }
+    if (failures.length > 0) {
+      throw new ThawError(`${failures.length} run(s) could not be sent (the others were):\n  ${failures.join('\n  ')}`);
     }
     return reports;
   }
