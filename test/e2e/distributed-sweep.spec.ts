@@ -87,11 +87,10 @@ describe('distributed sweep on Redis @slow', function () {
     const survivor = thawProcess(dir, env, 'worker', '--queue', url);
     await until(() => doomed.output().includes('worker ready') && survivor.output().includes('worker ready'), 'workers');
     const sweep = thawProcess(dir, {}, 'sweep', file, '--queue', url);
-    // Kill the first worker in the middle of its first trial, with no chance to clean up.
-    await until(() => /\(attempt 1\)/.test(doomed.output()), 'the first worker to start a trial');
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    expect(doomed.output()).to.not.match(/ finished\n/);
+    // Kill the first worker in the middle of its first trial (after its first of 6 epochs), with no chance to clean up.
+    await until(() => / epoch 1, val_accuracy/.test(doomed.output()), 'the first worker to finish an epoch');
     doomed.child.kill('SIGKILL');
+    expect(doomed.output()).to.not.match(/ finished\n/);
     expect(await sweep.exited, sweep.output()).to.equal(0);
     survivor.child.kill('SIGINT');
     await survivor.exited;

@@ -50,7 +50,10 @@ async function runJob(job: TrialJob, context: TrialJobContext, backend: string, 
   await loadSpecPlugins(container, loaded);
   container.bind(TrialObserver).toConstantValue({
     order: 20,
-    onEpochEnd: (logs: EpochLogs) => context.progress({ epoch: logs.epoch, valAccuracy: logs.valAccuracy }),
+    onEpochEnd: (logs: EpochLogs) => {
+      logger.info(`${context.worker}: ${job.runName} epoch ${logs.epoch + 1}, val_accuracy ${logs.valAccuracy.toFixed(3)}`);
+      return context.progress({ epoch: logs.epoch, valAccuracy: logs.valAccuracy });
+    },
   } satisfies TrialObserver);
   const pipeline = container.get<TrialPipeline>(TrialPipeline);
   pipeline.check(loaded);
