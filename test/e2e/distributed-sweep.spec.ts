@@ -1,19 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { FileStoreTracker } from '@thaw/core';
-import { THAW_BIN, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import { THAW_BIN, freePort, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
 import { selfSignedCertificate } from '../helpers/self-signed.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Spawned {
   child: ChildProcess;

@@ -1,4 +1,5 @@
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,15 @@ import { pluginsModule } from '@thaw/plugins';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const THAW_BIN = join(REPO_ROOT, 'packages/cli/bin/thaw.js');
+
+/** A port on 127.0.0.1 that nothing listens on (yet). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** A temporary folder, removed after the suite; `node_modules` links to the repo's so plugin files resolve their imports. */
 export async function temporaryFolder(): Promise<{ dir: string; remove: () => Promise<void> }> {

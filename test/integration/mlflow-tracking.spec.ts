@@ -1,6 +1,4 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
@@ -24,18 +22,9 @@ import {
 } from '@thaw/core';
 import { MlflowDouble } from '../helpers/mlflow-double.js';
 import { selfSignedCertificate } from '../helpers/self-signed.js';
-import { loadTinySpec, recordingLogger, temporaryFolder, testContainer } from '../helpers/fixtures.js';
+import { freePort, loadTinySpec, recordingLogger, temporaryFolder, testContainer } from '../helpers/fixtures.js';
 
 const quick = { retries: 2, backoffMs: 10 };
-
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function serverOf(url: string, extra: Record<string, unknown> = {}) {
   return { url, insecureTls: false, ...extra };
@@ -118,7 +107,7 @@ describe('MLflow client against the test double', function () {
     double.failNext(2);
     await client.setTag(runId, 'after', 'retries');
     expect((await client.getRun(runId)).data.tags).to.deep.include({ key: 'after', value: 'retries' });
-    const port = await closedPort();
+    const port = await freePort();
     const dead = createTracker({
       uri: `http://user:hunter2@127.0.0.1:${port}`,
       store: 'unused',

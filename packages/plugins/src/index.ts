@@ -13,3 +13,4 @@ export * from './base-models/load-weights-by-name.js';
 export * from './base-models/thaw-resizing.js';
 export * from './base-models/mobilenet-v1.js';
 export * from './base-models/copy-layers.js';
+export * from './base-models/load-layers-model-from.js';

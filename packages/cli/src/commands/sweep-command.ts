@@ -7,6 +7,7 @@ import {
   ThawError,
   TrialInterrupted,
   type TrialExecutor,
+  type SweepTrial,
   TrialPipeline,
   consoleLogger,
   displayPath,
@@ -34,6 +35,11 @@ interface SweepArgs {
   experiment?: string;
 }
 
+/** The --set values that make a trial from its spec: the sweep's own, then the trial's values (JSON is YAML). */
+function trialSets(overrides: readonly string[], trial: SweepTrial): string[] {
+  return [...overrides, ...Object.entries(trial.values).map(([path, value]) => `${path}=${JSON.stringify(value)}`)];
+}
+
 /**
  * Runs a trial in a new `thaw run` process (its own TF.js), as a child of the sweep run. The
  * trial's values travel as --set (JSON is YAML), so the worker resolves the same spec.
@@ -41,7 +47,7 @@ interface SweepArgs {
 function workerProcess(specFile: string, overrides: readonly string[], backend: string): TrialExecutor {
   return (trial, parentRunId) =>
     new Promise((resolvePromise, reject) => {
-      const sets = [...overrides, ...Object.entries(trial.values).map(([path, value]) => `${path}=${JSON.stringify(value)}`)];
+      const sets = trialSets(overrides, trial);
       const child = spawn(
         process.execPath,
         [
@@ -140,7 +146,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
               (trial, parentRunId) => ({
                 spec: relative(process.cwd(), raw.file),
                 specAbsolute: raw.file,
-                sets: [...sets, ...Object.entries(trial.values).map(([path, value]) => `${path}=${JSON.stringify(value)}`)],
+                sets: trialSets(sets, trial),
                 runName: trial.runName,
                 parentRunId,
                 experimentName: plan.experimentName,

@@ -232,10 +232,8 @@ export class RestTracker implements Tracker {
       dryRun,
       experimentId: (name) => this.experimentId(name),
       remoteIdOf: async (localRunId) => {
-        for (const other of await this.local.allRunDirs()) {
-          if (other.endsWith(localRunId)) return (await readSyncState(other))?.remoteRunId;
-        }
-        return undefined;
+        const other = await this.local.findRunDir(localRunId);
+        return other === undefined ? undefined : (await readSyncState(other))?.remoteRunId;
       },
     });
   }

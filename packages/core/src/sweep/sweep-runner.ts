@@ -62,6 +62,20 @@ export interface SweepReport {
   readonly markdown: string;
 }
 
+/** A finished trial's line in the summary: the metric's best epoch value, the final evaluation. */
+function sweepRow(run: RunRecord, runName: string, values: Readonly<Record<string, unknown>>, metric: SweepShape['metric']): SweepRow {
+  const split = run.params['evaluate.split'] ?? 'test';
+  return {
+    runName,
+    runId: run.runId,
+    values,
+    metric: bestOf(run.metrics[metric.name], metric.goal),
+    testAccuracy: last(run.metrics[`${split}_accuracy`]),
+    testLoss: last(run.metrics[`${split}_loss`]),
+    epochs: run.metrics['val_loss']?.length ?? 0,
+  };
+}
+
 /** Best first by the metric; ties in the order of the swept values, so that every report of a sweep agrees. */
 function rankRows(rows: SweepRow[], paths: readonly string[], goal: 'max' | 'min'): SweepRow[] {
   const key = (row: SweepRow) => (Number.isNaN(row.metric) ? -Infinity : goal === 'max' ? row.metric : -row.metric);
@@ -182,18 +196,9 @@ export class SweepRunnerImpl implements SweepRunner {
     const children = await this.tracker.findRuns(parent.experimentName, { 'mlflow.parentRunId': runId });
     const rows = children
       .filter((run) => run.status === 'FINISHED')
-      .map((run) => {
-        const split = run.params['evaluate.split'] ?? 'test';
-        return {
-          runName: run.runName,
-          runId: run.runId,
-          values: Object.fromEntries(paths.map((path) => [path, paramValue(run.params[path])])),
-          metric: bestOf(run.metrics[shape.metric.name], shape.metric.goal),
-          testAccuracy: last(run.metrics[`${split}_accuracy`]),
-          testLoss: last(run.metrics[`${split}_loss`]),
-          epochs: run.metrics['val_loss']?.length ?? 0,
-        };
-      });
+      .map((run) =>
+        sweepRow(run, run.runName, Object.fromEntries(paths.map((path) => [path, paramValue(run.params[path])])), shape.metric),
+      );
     rankRows(rows, paths, shape.metric.goal);
     return {
       parentRunId: runId,
@@ -240,24 +245,11 @@ export class SweepRunnerImpl implements SweepRunner {
   }
 
   private rows(plan: SweepPlan, finished: Map<string | undefined, RunRecord>): SweepRow[] {
-    const { name, goal } = plan.sweep.metric;
     const rows = plan.trials.flatMap((trial) => {
       const run = finished.get(trial.configHash);
-      if (!run) return [];
-      const split = run.params['evaluate.split'] ?? 'test';
-      return [
-        {
-          runName: trial.runName,
-          runId: run.runId,
-          values: trial.values,
-          metric: bestOf(run.metrics[name], goal),
-          testAccuracy: last(run.metrics[`${split}_accuracy`]),
-          testLoss: last(run.metrics[`${split}_loss`]),
-          epochs: run.metrics['val_loss']?.length ?? 0,
-        },
-      ];
+      return run ? [sweepRow(run, trial.runName, trial.values, plan.sweep.metric)] : [];
     });
-    return rankRows(rows, plan.paths, goal);
+    return rankRows(rows, plan.paths, plan.sweep.metric.goal);
   }
 
   private async logSummary(plan: SweepPlan, parent: TrackedRun, rows: readonly SweepRow[], markdown: string): Promise<void> {

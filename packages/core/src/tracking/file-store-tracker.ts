@@ -114,14 +114,19 @@ export class FileStoreTracker implements Tracker {
     return dirs;
   }
 
+  /** The folder of a run, whatever its experiment; undefined when this store does not hold it. */
+  async findRunDir(runId: string): Promise<string | undefined> {
+    return (await this.allRunDirs()).find((candidate) => basename(candidate) === runId);
+  }
+
   async artifactFolder(runId: string, artifactPath: string): Promise<string | undefined> {
-    const dir = (await this.allRunDirs()).find((candidate) => basename(candidate) === runId);
+    const dir = await this.findRunDir(runId);
     const folder = dir === undefined ? undefined : join(dir, 'artifacts', artifactPath);
     return folder !== undefined && (await exists(folder)) ? folder : undefined;
   }
 
   async getRun(runId: string): Promise<(RunRecord & { experimentName: string }) | undefined> {
-    const dir = (await this.allRunDirs()).find((candidate) => basename(candidate) === runId);
+    const dir = await this.findRunDir(runId);
     if (dir === undefined) return undefined;
     const meta = await this.readExperimentMeta(basename(dirname(dir)));
     return { ...(await readRun(dir)), experimentName: typeof meta?.['name'] === 'string' ? meta['name'] : '' };

@@ -1,9 +1,9 @@
-import { basename, dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import { ThawError, layersModelFolder, messageOf, type BaseModel, type BaseModelContext, type BaseModelPlugin } from '@thaw/core';
+import { ThawError, type BaseModel, type BaseModelContext, type BaseModelPlugin } from '@thaw/core';
 import { deriveUnits } from './derive-units.js';
+import { loadLayersModelFrom } from './load-layers-model-from.js';
 
 const optionsSchema = z.strictObject({
   path: z
@@ -28,16 +28,7 @@ export class LayersModelBase implements BaseModelPlugin<Options> {
   readonly optionsSchema = optionsSchema;
 
   async build(options: Options, context: BaseModelContext): Promise<BaseModel> {
-    const isUrl = /^https?:\/\//.test(options.path);
-    const location = isUrl ? options.path : resolve(context.specDir, options.path);
-    let model: tf.LayersModel;
-    try {
-      const handler = isUrl ? tf.io.http(location) : layersModelFolder(basename(location) === 'model.json' ? dirname(location) : location);
-      model = await tf.loadLayersModel(handler);
-    } catch (error) {
-      if (error instanceof ThawError) throw new ThawError(`${context.where}.path: ${error.message}`);
-      throw new ThawError(`${context.where}.path: cannot load a TF.js layers model from ${location}: ${messageOf(error)}`);
-    }
+    const { model, location } = await loadLayersModelFrom(options.path, context, 'path');
     let base = model;
     if (options.cutAt !== undefined) {
       const names = model.layers.map((layer) => layer.name);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ThawError, disposeModel, type BaseModel, type BaseModelContext, type BaseModelPlugin, type ModelUnit } from '@thaw/core';
 import { adaptInput } from './adapt-input.js';
 import { copySequentialLayers } from './copy-layers.js';
-import { loadLayersModelFrom } from './load-weights-by-name.js';
+import { loadLayersModelFrom } from './load-layers-model-from.js';
 
 export const MOBILENET_V1_ALPHAS = [0.25, 0.5, 0.75, 1.0] as const;
 export const MOBILENET_V1_SIZES = [128, 160, 192, 224] as const;
