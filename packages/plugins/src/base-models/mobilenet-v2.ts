@@ -22,7 +22,7 @@ const optionsSchema = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      'a TF.js layers model whose weights are loaded by layer name (folder, model.json or URL), e.g. a converted Keras MobileNetV2',
+      'weights loaded by layer name from a TF.js layers model (folder, model.json or URL) or a Keras file (path or URL): a Keras 2 .h5 as keras.applications downloads it (mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}_no_top.h5), a Keras 3 .weights.h5 or a .keras archive',
     ),
 });
 type Options = z.output<typeof optionsSchema>;
