@@ -244,14 +244,12 @@ describe('MLflow tracking of trials', function () {
     const container = await testContainer(dir, recordingLogger(), 0, tracker);
     const loaded = await loadTinySpec(dir, { name: 'via-server', tracking: { experiment: 'served' } }, 'served.yaml');
     const result = await container.get<TrialPipeline>(TrialPipeline).run(loaded, { backend: tf.getBackend() });
-    expect(result.runLocation).to.equal(
-      `${double.url}/#/experiments/${double.run(result.runId!)!.info.experiment_id}/runs/${result.runId}`,
-    );
+    expect(result.runLocation).to.equal(`${double.url}/#/experiments/${double.run(result.runId)!.info.experiment_id}/runs/${result.runId}`);
     const experiment = [...double.state.experiments.values()].find((e) => e.name === 'served')!;
     expect(experiment.tags).to.deep.include({ key: 'mlflow.experimentKind', value: 'custom_model_development' });
 
-    const run = double.run(result.runId!)!;
-    const localDir = await tracker.local.runDir('served', result.runId!);
+    const run = double.run(result.runId)!;
+    const localDir = await tracker.local.runDir('served', result.runId);
     const local = await readRunDetails(localDir!);
     expect(run.info.status).to.equal('FINISHED').and.equal(local.status);
     expect(run.info.end_time).to.equal(local.endTime);
@@ -259,7 +257,7 @@ describe('MLflow tracking of trials', function () {
     expect(Object.fromEntries(run.tags.map((t) => [t.key, t.value]))).to.deep.equal(local.tags);
     const asServer = (p: MetricPoint) => ({ key: p.key, value: p.value, timestamp: p.timestamp, step: p.step });
     expect(run.points.map((p) => ({ ...p, value: p.value === 'NaN' ? NaN : p.value }))).to.have.deep.members(local.points.map(asServer));
-    const artifacts = double.artifactsOf(result.runId!);
+    const artifacts = double.artifactsOf(result.runId);
     expect([...artifacts.keys()].sort()).to.deep.equal([...local.artifacts].sort());
     for (const path of local.artifacts)
       expect(artifacts.get(path)!.equals(await readFile(join(localDir!, 'artifacts', path))), path).to.equal(true);
@@ -336,26 +334,26 @@ describe('MLflow tracking of trials', function () {
     expect(result.evaluation.accuracy).to.equal(cleanResult.evaluation.accuracy);
     expect(logger.lines.join('\n')).to.match(/unreachable[\s\S]*the run goes on and is kept in[\s\S]*thaw sync/);
     // While away, the server holds only what came before the crash; the run is still RUNNING there.
-    expect(double.run(result.runId!)!.info.status).to.equal('RUNNING');
+    expect(double.run(result.runId)!.info.status).to.equal('RUNNING');
 
     await double.start();
     const dry = await faulty.syncPending(true);
     expect(dry).to.have.length(1);
     expect(dry[0]!.metricPoints).to.be.greaterThan(0);
-    expect(double.run(result.runId!)!.info.status).to.equal('RUNNING');
+    expect(double.run(result.runId)!.info.status).to.equal('RUNNING');
     const sent = await faulty.syncPending(false);
     expect(sent[0]!.status).to.equal('FINISHED');
     expect(await faulty.syncPending(false)).to.deep.equal([]);
     // Idempotent: a forced second pass sends nothing more.
-    const again = await faulty.syncDir((await faulty.local.runDir('fault-crash', result.runId!))!);
+    const again = await faulty.syncDir((await faulty.local.runDir('fault-crash', result.runId))!);
     expect([again.params, again.tags, again.metricPoints, again.artifacts]).to.deep.equal([0, 0, 0, 0]);
 
-    const crashed = summarise(double, result.runId!);
-    const reference = summarise(double, cleanResult.runId!);
+    const crashed = summarise(double, result.runId);
+    const reference = summarise(double, cleanResult.runId);
     const withoutExperiment = (s: typeof crashed) => ({ ...s, params: { ...s.params, 'tracking.experiment': '' } });
     expect(withoutExperiment(crashed)).to.deep.equal(withoutExperiment(reference));
-    const local = await readRunDetails((await faulty.local.runDir('fault-crash', result.runId!))!);
-    expect(double.run(result.runId!)!.points).to.have.length(local.points.length);
+    const local = await readRunDetails((await faulty.local.runDir('fault-crash', result.runId))!);
+    expect(double.run(result.runId)!.points).to.have.length(local.points.length);
   });
 
   it('starts a run locally when the server cannot be reached, and sync creates it there with its children', async () => {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   BuildStage,
   FreezeStage,
-  LoadStage,
+  TrialPlanner,
   ThawError,
   TrialPipeline,
   disposeModel,
@@ -76,12 +76,13 @@ describe('mobilenet-v2 base', function () {
       },
       'fine-tune-at.yaml',
     );
-    const data = await container.get<LoadStage>(LoadStage).load(loaded);
-    const built: BuiltModel = await container.get<BuildStage>(BuildStage).build(loaded, data);
+    const plan = await container.get<TrialPlanner>(TrialPlanner).plan(loaded);
+    const built: BuiltModel = await container.get<BuildStage>(BuildStage).build(plan);
     try {
       expect(kerasLayerNames(built.base)).to.have.length(154);
+      expect(plan.base.facts.layers).to.deep.equal(kerasLayerNames(built.base));
       const freeze = container.get<FreezeStage>(FreezeStage);
-      const phases = freeze.plan(loaded, built.units, kerasLayerNames(built.base));
+      const phases = plan.phases;
       expect(phases.map((p) => p.name)).to.deep.equal(['fine-tune-at-100']);
       expect(phases[0]!.frozenLayers).to.deep.equal(['block_11_expand', 'block_11_expand_BN']);
       const frozen = freeze.apply(built, phases[0]!);
@@ -92,14 +93,6 @@ describe('mobilenet-v2 base', function () {
       frozen.release();
     } finally {
       disposeModel(built.model);
-      tf.dispose([
-        data.train.images,
-        data.train.labels,
-        data.validation.images,
-        data.validation.labels,
-        data.test.images,
-        data.test.labels,
-      ]);
     }
   });
 

@@ -9,7 +9,7 @@ import {
   ThawError,
   SweepRunner,
   Tracker,
-  TrialPipeline,
+  TrialPlanner,
   expandSweep,
   planSweep,
   readRawSpec,
@@ -48,8 +48,8 @@ describe('sweeps', () => {
 
   it('reports an invalid path or value before any training, naming the trial', async () => {
     const container = await testContainer(dir);
-    const pipeline = container.get<TrialPipeline>(TrialPipeline);
-    const check = (file: string) => async () => planSweep(await readRawSpec(file), file, [], (loaded) => pipeline.check(loaded));
+    const planner = container.get<TrialPlanner>(TrialPlanner);
+    const check = (file: string) => async () => planSweep(await readRawSpec(file), file, [], (loaded) => planner.plan(loaded));
     const badPath = await writeSpec(dir, 'bad-path.yaml', tinySpec({ sweep: { grid: { 'train.epoch': [1, 2] } } }));
     const badValue = await writeSpec(dir, 'bad-value.yaml', tinySpec({ sweep: { grid: { 'strategy.unfreeze': [1, 'two'] } } }));
     for (const [make, pattern] of [
@@ -68,13 +68,13 @@ describe('sweeps', () => {
 
   it('runs every trial as a child of one sweep run, resumes without re-running, and logs the summary', async () => {
     const container = await testContainer(dir);
-    const pipeline = container.get<TrialPipeline>(TrialPipeline);
+    const planner = container.get<TrialPlanner>(TrialPlanner);
     const file = await writeSpec(
       dir,
       'sweep.yaml',
       tinySpec({ name: 'sweep', train: { epochs: 1, batchSize: 16 }, sweep: { grid: { 'strategy.unfreeze': [0, 1], seed: [1, 2] } } }),
     );
-    const plan = planSweep(await readRawSpec(file), file, [], (loaded) => pipeline.check(loaded));
+    const plan = await planSweep(await readRawSpec(file), file, [], (loaded) => planner.plan(loaded));
     const runner = container.get<SweepRunner>(SweepRunner);
     const first = await runner.run(plan, { backend: tf.getBackend() });
     expect(first).to.include({ ran: 4, skipped: 0, failed: 0 });
@@ -106,7 +106,7 @@ describe('sweeps', () => {
         recordingLogger(),
       );
       const container = await testContainer(dir, recordingLogger(), 0, tracker);
-      const pipeline = container.get<TrialPipeline>(TrialPipeline);
+      const planner = container.get<TrialPlanner>(TrialPlanner);
       const file = await writeSpec(
         dir,
         'served-sweep.yaml',
@@ -116,7 +116,7 @@ describe('sweeps', () => {
           sweep: { grid: { 'strategy.unfreeze': [0, 'all'], seed: [1, 2] } },
         }),
       );
-      const plan = planSweep(await readRawSpec(file), file, [], (loaded) => pipeline.check(loaded));
+      const plan = await planSweep(await readRawSpec(file), file, [], (loaded) => planner.plan(loaded));
       const runner = container.get<SweepRunner>(SweepRunner);
       const first = await runner.run(plan, { backend: tf.getBackend() });
       expect(first).to.include({ ran: 4, failed: 0 });

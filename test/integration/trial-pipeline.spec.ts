@@ -112,7 +112,7 @@ describe('trial pipeline', () => {
     const container = await testContainer(dir);
     const loaded = await loadTinySpec(dir, { name: 'layout', train: { epochs: 2, batchSize: 16 } }, 'layout.yaml');
     const result = await container.get<TrialPipeline>(TrialPipeline).run(loaded, { backend: tf.getBackend() });
-    const runDir = result.runLocation!;
+    const runDir = result.runLocation;
     const experimentDir = join(runDir, '..');
     expect(await readFile(join(experimentDir, 'meta.yaml'), 'utf8'))
       .to.match(/^name: layout$/m)

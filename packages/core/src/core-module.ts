@@ -5,7 +5,6 @@ import { EvaluateStage } from './contracts/evaluate-stage.js';
 import { FreezeStage } from './contracts/freeze-stage.js';
 import { LoadStage } from './contracts/load-stage.js';
 import { TrainStage } from './contracts/train-stage.js';
-import { TrialObserver } from './contracts/trial-observer.js';
 import { ModelInspection, ModelInspectionImpl } from './pipeline/model-inspection.js';
 import { TrialPipeline, TrialPipelineImpl } from './pipeline/trial-pipeline.js';
 import { PluginRegistry, PluginRegistryImpl } from './plugins/plugin-registry.js';
@@ -16,10 +15,13 @@ import { EvaluateStageImpl } from './stages/evaluate-stage-impl.js';
 import { FreezeStageImpl } from './stages/freeze-stage-impl.js';
 import { LoadStageImpl } from './stages/load-stage-impl.js';
 import { TrainStageImpl } from './stages/train-stage-impl.js';
-import { TrackingObserver } from './tracking/tracking-observer.js';
+import { TrackingRecorder } from './tracking/tracking-recorder.js';
+import { TrialRecorder } from './contracts/trial-recorder.js';
+import { TrialPlanner } from './contracts/trial-plan.js';
+import { TrialPlannerImpl } from './planning/trial-planner-impl.js';
 
 /**
- * The default stages, the pipeline, the plugin registry and the tracking observer. A plugin
+ * The planner, the default stages, the pipeline, the plugin registry and the tracking recorder. A plugin
  * module loaded after this one may `rebind` any stage. The Tracker and Logger are bound by
  * whoever creates the container (the CLI, a test).
  */
@@ -44,6 +46,8 @@ export const coreModule = new ContainerModule(({ bind }) => {
   bind(SweepRunner).toService(SweepRunnerImpl);
   bind(ModelInspectionImpl).toSelf().inSingletonScope();
   bind(ModelInspection).toService(ModelInspectionImpl);
-  bind(TrackingObserver).toSelf().inSingletonScope();
-  bind(TrialObserver).toService(TrackingObserver);
+  bind(TrackingRecorder).toSelf().inSingletonScope();
+  bind(TrialRecorder).toService(TrackingRecorder);
+  bind(TrialPlannerImpl).toSelf().inSingletonScope();
+  bind(TrialPlanner).toService(TrialPlannerImpl);
 });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { SweepRunner, ThawError, consoleLogger, createTracker, displayPath, planSweep, readRawSpec } from '@thaw/core';
+import { SweepRunner, ThawError, consoleLogger, createTracker, displayPath, expandSweepSpecs, readRawSpec } from '@thaw/core';
 import { createCliContainer } from '../create-cli-container.js';
 
 interface ReportArgs {
@@ -44,7 +44,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       return;
     }
     const raw = await readRawSpec(args.target);
-    const plan = planSweep(raw, displayPath(raw.file), args.set, () => undefined);
+    const plan = expandSweepSpecs(raw, displayPath(raw.file), args.set);
     const container = await createCliContainer({ logger: consoleLogger, spec: plan.trials[0]!.loaded.spec });
     const report = await container.get<SweepRunner>(SweepRunner).report(plan);
     if (!report)

@@ -1,5 +1,14 @@
 import type { CommandModule } from 'yargs';
-import { BACKEND_NAMES, TrialPipeline, consoleLogger, loadSpec, resultTable, selectBackend, type BackendName } from '@thaw/core';
+import {
+  BACKEND_NAMES,
+  TrialPipeline,
+  TrialPlanner,
+  consoleLogger,
+  loadSpec,
+  resultTable,
+  selectBackend,
+  type BackendName,
+} from '@thaw/core';
 import { createCliContainer, loadSpecPlugins, trackingOptions, trackingSets } from '../create-cli-container.js';
 import { interruptible } from '../interruptible.js';
 
@@ -32,11 +41,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const logger = consoleLogger;
     const container = await createCliContainer({ logger, progress: !args.quiet, spec: loaded.spec });
     await loadSpecPlugins(container, loaded);
-    const pipeline = container.get<TrialPipeline>(TrialPipeline);
-    pipeline.check(loaded);
     const backend = await selectBackend(args.backend);
+    // Every mistake the spec can hold is refused here, before a run exists.
+    const plan = await container.get<TrialPlanner>(TrialPlanner).plan(loaded);
+    const pipeline = container.get<TrialPipeline>(TrialPipeline);
     await interruptible(logger, 'the run is recorded as KILLED', async (signal) => {
-      const result = await pipeline.run(loaded, {
+      const result = await pipeline.run(plan, {
         backend: backend.name,
         signal,
         ...(args.parentRun === undefined ? {} : { parentRunId: args.parentRun }),
@@ -44,7 +54,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       });
       process.stdout.write(`\n${resultTable(result)}`);
       if (result.savedBase) process.stdout.write(`\nbase saved to ${result.savedBase}\n`);
-      if (result.runLocation) process.stdout.write(`run recorded in ${result.runLocation}\n`);
+      process.stdout.write(`run recorded in ${result.runLocation}\n`);
     });
   },
 };

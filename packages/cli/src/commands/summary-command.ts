@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { BACKEND_NAMES, ModelInspection, consoleLogger, loadSpec, selectBackend, type BackendName } from '@thaw/core';
+import { BACKEND_NAMES, ModelInspection, TrialPlanner, consoleLogger, loadSpec, selectBackend, type BackendName } from '@thaw/core';
 import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
 
 interface SummaryArgs {
@@ -22,6 +22,7 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
     const container = await createCliContainer({ logger: consoleLogger });
     await loadSpecPlugins(container, loaded);
     await selectBackend(args.backend);
-    process.stdout.write(await container.get<ModelInspection>(ModelInspection).describe(loaded));
+    const plan = await container.get<TrialPlanner>(TrialPlanner).plan(loaded);
+    process.stdout.write(await container.get<ModelInspection>(ModelInspection).describe(plan));
   },
 };

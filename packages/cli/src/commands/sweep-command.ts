@@ -8,7 +8,9 @@ import {
   TrialInterrupted,
   type TrialExecutor,
   type SweepTrial,
-  TrialPipeline,
+  TrialPlanner,
+  planningMemo,
+  expandSweepSpecs,
   consoleLogger,
   displayPath,
   planSweep,
@@ -115,13 +117,25 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const raw = await readRawSpec(args.spec);
     const logger = consoleLogger;
     const sets = [...trackingSets(args), ...args.set];
-    const first = planSweep(raw, displayPath(raw.file), sets, () => undefined).trials[0]!;
-    const container = await createCliContainer({ logger, progress: true, spec: first.loaded.spec });
-    const pipeline = container.get<TrialPipeline>(TrialPipeline);
-    // Plugins named by the spec, loaded once from its folder (they are the same for every trial).
-    await loadSpecPlugins(container, first.loaded);
-    const plan = planSweep(raw, displayPath(raw.file), sets, (loaded) => pipeline.check(loaded));
+    // The spec as its first trial sees it: where runs go and which plugins to load (the same for every trial).
+    const first = expandSweepSpecs(raw, displayPath(raw.file), sets).trials[0]!.loaded;
+    const container = await createCliContainer({ logger, progress: true, spec: first.spec });
+    await loadSpecPlugins(container, first);
+    // Planning builds each base once to check it, so the backend is chosen first.
+    const local = await selectBackend(args.backend);
+    const queue = args.queue === undefined ? undefined : await openQueue(args.queue, logger);
+    const backend = queue ? { name: 'queue workers' } : local;
+    const planner = container.get<TrialPlanner>(TrialPlanner);
+    const memo = planningMemo();
+    let plan;
+    try {
+      plan = await planSweep(raw, displayPath(raw.file), sets, (loaded) => planner.plan(loaded, memo));
+    } catch (error) {
+      await queue?.close();
+      throw error;
+    }
     if (args.dryRun) {
+      await queue?.close();
       const rows = [
         ['#', ...plan.paths, 'config hash'],
         ...plan.trials.map((t) => [String(t.index + 1), ...plan.paths.map((p) => JSON.stringify(t.values[p])), t.configHash]),
@@ -131,8 +145,6 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       );
       return;
     }
-    const queue = args.queue === undefined ? undefined : await openQueue(args.queue, logger);
-    const backend = queue ? { name: 'queue workers' } : await selectBackend(args.backend);
     await interruptible(
       logger,
       queue ? 'the sweep stops waiting; queued trials stay queued' : 'the current trial is recorded as KILLED',
@@ -161,7 +173,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         try {
           outcome = await container
             .get<SweepRunner>(SweepRunner)
-            .run(plan, { backend: backend.name, signal, parallel, ...(execute ? { execute } : {}) });
+            .run(plan, { backend: backend.name, signal, parallel, prerequisitesHere: !queue, ...(execute ? { execute } : {}) });
         } finally {
           await queue?.close();
         }

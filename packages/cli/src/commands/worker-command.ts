@@ -5,6 +5,7 @@ import {
   BACKEND_NAMES,
   TrialObserver,
   TrialPipeline,
+  TrialPlanner,
   TrialWorker,
   connectRedis,
   consoleLogger,
@@ -37,6 +38,12 @@ async function runJob(job: TrialJob, context: TrialJobContext, backend: string, 
     const tracker = createTracker({ uri: loaded.spec.tracking.uri, store: loaded.spec.tracking.store, logger });
     const experiment = experimentNameOf(loaded.spec);
     const earlier = await tracker.findRuns(experiment, { 'mlflow.parentRunId': job.parentRunId, 'thaw.configHash': job.configHash });
+    // The worker may have died after recording the trial but before the queue heard of it: never train it twice.
+    const finished = earlier.find((r) => r.status === 'FINISHED');
+    if (finished) {
+      logger.info(`${job.runName}: run ${finished.runId} of an earlier attempt finished; not run again`);
+      return;
+    }
     for (const record of earlier.filter((r) => r.status === 'RUNNING')) {
       const run = await tracker.resumeRun(experiment, record.runId);
       await run.setTags({
@@ -55,9 +62,8 @@ async function runJob(job: TrialJob, context: TrialJobContext, backend: string, 
       return context.progress({ epoch: logs.epoch, valAccuracy: logs.valAccuracy });
     },
   } satisfies TrialObserver);
-  const pipeline = container.get<TrialPipeline>(TrialPipeline);
-  pipeline.check(loaded);
-  await pipeline.run(loaded, { backend, signal, runName: job.runName, parentRunId: job.parentRunId });
+  const plan = await container.get<TrialPlanner>(TrialPlanner).plan(loaded);
+  await container.get<TrialPipeline>(TrialPipeline).run(plan, { backend, signal, runName: job.runName, parentRunId: job.parentRunId });
 }
 
 /** `thaw worker --queue redis://…`: runs the trials that `thaw sweep --queue` puts on the queue, until Ctrl-C. */

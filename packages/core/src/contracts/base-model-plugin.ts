@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Logger } from './logger.js';
 import type { PluginContribution } from './plugin-contribution.js';
+import type { BaseFacts, TrialPlan } from './trial-plan.js';
 
 /**
  * A group of layers that is unfrozen together (a conv block, an inverted-residual block, a
@@ -40,7 +41,22 @@ export interface BaseModelContext {
   readonly where: string;
 }
 
+export interface BaseCheckContext extends BaseModelContext {
+  /** Plans another spec: a base that another trial produces makes that trial a prerequisite. */
+  planSpec(file: string): Promise<TrialPlan>;
+}
+
+/** Facts of a built base, as the planner needs them. */
+export function baseFacts(base: BaseModel): BaseFacts {
+  return { inputShape: base.model.inputs[0]!.shape.slice(1), units: base.units, layers: kerasLayerNames(base) };
+}
+
 export const BaseModelPlugin = Symbol('BaseModelPlugin');
 export interface BaseModelPlugin<Options = unknown> extends PluginContribution<Options> {
+  /**
+   * Checks the options (sizes, files, runs) and says what the base is — its units and layers —
+   * without loading weights or training. Without it, thaw builds the base once to find out.
+   */
+  check?(options: Options, context: BaseCheckContext): Promise<BaseFacts>;
   build(options: Options, context: BaseModelContext): Promise<BaseModel>;
 }

@@ -1,9 +1,8 @@
-import type { LoadedSpec } from '../spec/spec-loader.js';
 import type { BuiltModel } from './built-model.js';
-import type { DatasetSplits } from './dataset-plugin.js';
+import type { TrialPlan } from './trial-plan.js';
 
-/** Stage 3: the base from its plugin, plus the head the spec describes. */
+/** Stage 3: the base from its plugin, plus the head the spec describes, for the planned input shape and classes. */
 export const BuildStage = Symbol('BuildStage');
 export interface BuildStage {
-  build(loaded: LoadedSpec, data: DatasetSplits): Promise<BuiltModel>;
+  build(plan: TrialPlan): Promise<BuiltModel>;
 }

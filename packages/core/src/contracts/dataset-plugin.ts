@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Logger } from './logger.js';
 import type { PluginContribution } from './plugin-contribution.js';
+import type { DatasetFacts } from './trial-plan.js';
 
 /** Images (float32 in [0, 1], NHWC) and their class indices (int32). */
 export interface LabeledImages {
@@ -29,6 +30,12 @@ export interface DatasetContext {
 
 export const DatasetPlugin = Symbol('DatasetPlugin');
 export interface DatasetPlugin<Options = unknown> extends PluginContribution<Options> {
+  /**
+   * Checks the options against what is on disk (headers, file listings, label files, never the
+   * images themselves) and says what `load` will deliver. Runs before any run is recorded, so a
+   * mistake here costs nothing. Without it, thaw loads the data once to find out.
+   */
+  check?(options: Options, context: DatasetContext): Promise<DatasetFacts>;
   /** Loads seeded, stratified train/validation/test splits. Deterministic given the seed. */
   load(options: Options, context: DatasetContext): Promise<DatasetSplits>;
 }

@@ -1,8 +1,8 @@
-import type { LoadedSpec } from '../spec/spec-loader.js';
 import type { DatasetSplits } from './dataset-plugin.js';
+import type { TrialPlan } from './trial-plan.js';
 
-/** Stage 1: the spec's dataset as train/validation/test splits. */
+/** Stage 1: the planned dataset as train/validation/test splits. */
 export const LoadStage = Symbol('LoadStage');
 export interface LoadStage {
-  load(loaded: LoadedSpec): Promise<DatasetSplits>;
+  load(plan: TrialPlan): Promise<DatasetSplits>;
 }

@@ -1,6 +1,7 @@
 import type { TrainConfig } from '../spec/experiment-spec.js';
+import type { SeededRandom } from '../training/seeded-random.js';
 import type { Augmenter } from './augment-stage.js';
-import type { BuiltModel, ModelFacts } from './built-model.js';
+import type { FrozenModel, ModelFacts } from './built-model.js';
 import type { DatasetSplits } from './dataset-plugin.js';
 import type { Phase } from './strategy-plugin.js';
 import type { TrialEvents } from './trial-observer.js';
@@ -16,6 +17,7 @@ export interface EpochLogs {
   readonly seconds: number;
 }
 
+/** What the phases of a trial trained, together. */
 export interface TrainResult {
   readonly epochs: readonly EpochLogs[];
   /** Phases ended by early stopping. */
@@ -25,18 +27,30 @@ export interface TrainResult {
   readonly finalFacts: ModelFacts;
 }
 
-export interface TrainRequest {
-  readonly built: BuiltModel;
-  readonly phases: readonly Phase[];
+export interface PhaseRequest {
+  readonly phase: Phase;
+  /** The network as the freeze stage prepared it for this phase. */
+  readonly frozen: FrozenModel;
   readonly data: DatasetSplits;
   readonly augmenter: Augmenter;
   readonly config: TrainConfig;
-  readonly seed: number;
+  /** The trial's shuffling stream, shared by its phases. */
+  readonly random: SeededRandom;
+  /** Number of the phase's first epoch on the trial's epoch axis. */
+  readonly firstEpoch: number;
   readonly events: TrialEvents;
 }
 
-/** Stage 5: runs the phases, reporting batches and epochs to the observers. */
+export interface PhaseResult {
+  readonly epochs: readonly EpochLogs[];
+  readonly images: number;
+  /** Seconds spent in training steps (validation excluded). */
+  readonly seconds: number;
+  readonly stoppedEarly: boolean;
+}
+
+/** Stage 5: trains one phase, reporting batches and epochs to the observers. The runner loops over the phases. */
 export const TrainStage = Symbol('TrainStage');
 export interface TrainStage {
-  train(request: TrainRequest): Promise<TrainResult>;
+  trainPhase(request: PhaseRequest): Promise<PhaseResult>;
 }

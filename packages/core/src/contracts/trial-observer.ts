@@ -1,4 +1,4 @@
-import type { LoadedSpec } from '../spec/spec-loader.js';
+import type { TrialPlan } from './trial-plan.js';
 import type { BuiltModel, ModelFacts } from './built-model.js';
 import type { Evaluation } from './evaluate-stage.js';
 import type { Phase } from './strategy-plugin.js';
@@ -6,7 +6,8 @@ import type { EpochLogs, TrainResult } from './train-stage.js';
 
 /** What identifies one trial. */
 export interface TrialInfo {
-  readonly loaded: LoadedSpec;
+  readonly plan: TrialPlan;
+  readonly loaded: TrialPlan['loaded'];
   readonly runName: string;
   /** Hash of the resolved spec: equal configurations have equal hashes. */
   readonly configHash: string;
@@ -35,9 +36,12 @@ export interface TrialResult {
   readonly seconds: number;
   /** Where the trained base was saved, when the spec asks for it. */
   readonly savedBase?: string;
-  /** Set by a tracking observer: the run that recorded this trial. */
-  runId?: string;
-  runLocation?: string;
+}
+
+/** A trial's result as the runner returns it: with the run that recorded it. */
+export interface TrialOutcome extends TrialResult {
+  readonly runId: string;
+  readonly runLocation: string;
 }
 
 /**

@@ -1,26 +1,28 @@
-import { kerasLayerNames } from '../contracts/base-model-plugin.js';
-import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable, type Container } from 'inversify';
 import { AugmentStage } from '../contracts/augment-stage.js';
 import { BuildStage } from '../contracts/build-stage.js';
-import type { BuiltModel } from '../contracts/built-model.js';
+import type { BuiltModel, ModelFacts } from '../contracts/built-model.js';
 import type { DatasetSplits } from '../contracts/dataset-plugin.js';
 import { EvaluateStage } from '../contracts/evaluate-stage.js';
 import { FreezeStage } from '../contracts/freeze-stage.js';
 import { LoadStage } from '../contracts/load-stage.js';
-import { validatePluginOptions } from '../contracts/plugin-contribution.js';
-import { TrainStage } from '../contracts/train-stage.js';
-import { TrialEvents, TrialObserver, type TrialInfo, type TrialResult } from '../contracts/trial-observer.js';
+import { Logger } from '../contracts/logger.js';
+import { TrainStage, type EpochLogs, type TrainResult } from '../contracts/train-stage.js';
+import { TrialEvents, TrialObserver, type TrialInfo, type TrialOutcome, type TrialResult } from '../contracts/trial-observer.js';
+import { TrialPlanner, type Prerequisite, type TrialPlan } from '../contracts/trial-plan.js';
+import { TrialRecorder } from '../contracts/trial-recorder.js';
 import { disposeModel } from '../model/dispose-model.js';
+import { disposeSplits } from '../model/dispose-splits.js';
 import { modelSummary } from '../model/model-summary.js';
-import { layersModelFolder } from '../model/layers-model-files.js';
-import { PluginRegistry, ThawContainer } from '../plugins/plugin-registry.js';
-import { configHash } from '../spec/flatten-spec.js';
-import { pluginOptions } from '../spec/experiment-spec.js';
+import { hasSavedModel, saveThawModel } from '../model/thaw-model-folder.js';
+import { ThawContainer } from '../plugins/plugin-registry.js';
 import type { LoadedSpec } from '../spec/spec-loader.js';
-import { withSeededMathRandom } from '../training/seeded-random.js';
+import { SeededRandom, withSeededMathRandom } from '../training/seeded-random.js';
 import { displayPath } from '../util/display-path.js';
+import { lockFile } from '../util/lock-file.js';
+
+export { disposeSplits } from '../model/dispose-splits.js';
 
 /** Thrown when a trial is stopped by its AbortSignal (Ctrl-C). */
 export class TrialInterrupted extends Error {
@@ -38,74 +40,98 @@ export interface TrialOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Runs one trial through the six stages — load, augment, build, freeze, train, evaluate — and reports to observers. */
+/**
+ * Runs a planned trial: its prerequisites first, then load, augment, build, and for each phase of
+ * the plan freeze → train → release, then evaluate; observers hear every step and the recorder
+ * keeps the run.
+ */
 export const TrialPipeline = Symbol('TrialPipeline');
 export interface TrialPipeline {
-  /** Resolves every plugin the spec names and validates their options, before anything is recorded. */
-  check(loaded: LoadedSpec): void;
-  run(loaded: LoadedSpec, options: TrialOptions): Promise<TrialResult>;
+  /** A spec is planned first; a plan runs as planned. */
+  run(trial: TrialPlan | LoadedSpec, options: TrialOptions): Promise<TrialOutcome>;
+  /** Runs what a plan needs first (the trials that produce its base), unless already made. */
+  runPrerequisites(plan: TrialPlan, options: TrialOptions): Promise<void>;
+}
+
+function isPlan(trial: TrialPlan | LoadedSpec): trial is TrialPlan {
+  return 'configHash' in trial;
 }
 
 @injectable()
 export class TrialPipelineImpl implements TrialPipeline {
   constructor(
+    @inject(TrialPlanner) private readonly planner: TrialPlanner,
     @inject(LoadStage) private readonly loadStage: LoadStage,
     @inject(AugmentStage) private readonly augmentStage: AugmentStage,
     @inject(BuildStage) private readonly buildStage: BuildStage,
     @inject(FreezeStage) private readonly freezeStage: FreezeStage,
     @inject(TrainStage) private readonly trainStage: TrainStage,
     @inject(EvaluateStage) private readonly evaluateStage: EvaluateStage,
-    @inject(PluginRegistry) private readonly registry: PluginRegistry,
+    @inject(TrialRecorder) private readonly recorder: TrialRecorder,
+    @inject(Logger) private readonly log: Logger,
     @inject(ThawContainer) private readonly container: Container,
   ) {}
 
-  check(loaded: LoadedSpec): void {
-    const file = displayPath(loaded.file);
-    const sections = [
-      ['data', loaded.spec.data, (id: string, where: string) => this.registry.dataset(id, where)],
-      ['model.base', loaded.spec.model.base, (id: string, where: string) => this.registry.baseModel(id, where)],
-      ['strategy', loaded.spec.strategy, (id: string, where: string) => this.registry.strategy(id, where)],
-    ] as const;
-    for (const [field, section, find] of sections) {
-      const { id, options } = pluginOptions(section);
-      validatePluginOptions(find(id, `${file}: ${field}.plugin`), options, `${file}: ${field}`);
+  async run(trial: TrialPlan | LoadedSpec, options: TrialOptions): Promise<TrialOutcome> {
+    const plan = isPlan(trial) ? trial : await this.planner.plan(trial);
+    await this.runPrerequisites(plan, options);
+    return this.runTrial(plan, options);
+  }
+
+  async runPrerequisites(plan: TrialPlan, options: TrialOptions): Promise<void> {
+    for (const prerequisite of plan.prerequisites) await this.produce(prerequisite, options);
+  }
+
+  /** Runs the trial that produces a base unless it exists; trials in parallel processes wait for the one that makes it. */
+  private async produce({ plan, produces }: Prerequisite, options: TrialOptions): Promise<void> {
+    if (hasSavedModel(produces)) return;
+    const release = await lockFile(
+      `${produces}.lock`,
+      () => hasSavedModel(produces),
+      (holder) => this.log.info(`another process (pid ${holder}) is making ${displayPath(produces)}; waiting for it`),
+    );
+    if (release === undefined) return;
+    try {
+      this.log.info(`${displayPath(produces)} does not exist yet; running ${displayPath(plan.loaded.file)} first`);
+      await this.run(plan, { backend: options.backend, ...(options.signal ? { signal: options.signal } : {}) });
+    } finally {
+      await release();
     }
   }
 
-  async run(loaded: LoadedSpec, options: TrialOptions): Promise<TrialResult> {
-    this.check(loaded);
-    const { spec } = loaded;
+  private async runTrial(plan: TrialPlan, options: TrialOptions): Promise<TrialOutcome> {
+    const { spec } = plan.loaded;
     const trial: TrialInfo = {
-      loaded,
+      plan,
+      loaded: plan.loaded,
       runName: options.runName ?? spec.name,
-      configHash: configHash(spec),
+      configHash: plan.configHash,
       backend: options.backend,
       ...(options.parentRunId === undefined ? {} : { parentRunId: options.parentRunId }),
     };
     const observers = this.container.getAll<TrialObserver>(TrialObserver, { optional: true });
-    const events = new TrialEvents(options.signal ? [...observers, abortCheck(options.signal)] : observers);
     const started = performance.now();
     let data: DatasetSplits | undefined;
     let built: BuiltModel | undefined;
     return withSeededMathRandom(spec.seed, async () => {
-      await events.emit('onTrialBegin', trial);
+      const recording = await this.recorder.begin(trial);
+      const events = new TrialEvents([...observers, recording, ...(options.signal ? [abortCheck(options.signal)] : [])]);
       try {
-        data = await this.loadStage.load(loaded);
+        await events.emit('onTrialBegin', trial);
+        data = await this.loadStage.load(plan);
         const augmenter = this.augmentStage.prepare(spec.augment, spec.seed);
-        built = await this.buildStage.build(loaded, data);
+        built = await this.buildStage.build(plan);
         if (built.base.inputRange) data = rescaleSplits(data, built.base.inputRange);
         const summary = modelSummary(built.model, built.units);
-        const phases = this.freezeStage.plan(loaded, built.units, kerasLayerNames(built.base));
-        const train = await this.trainStage.train({ built, phases, data, augmenter, config: spec.train, seed: spec.seed, events });
+        const train = await this.trainPhases(plan, built, data, augmenter, events);
         const split = spec.evaluate.split === 'test' ? data.test : data.validation;
         const evaluation = await this.evaluateStage.evaluate(built.model, split, data.classNames, spec.evaluate.split);
-        const savedBase =
-          spec.output.base === undefined ? undefined : await saveBase(built, resolve(loaded.dir, spec.output.base), loaded, data);
+        const savedBase = plan.outputBase === undefined ? undefined : await saveBase(built, plan.outputBase, plan, data);
         const result: TrialResult = {
           trial,
           built,
           facts: train.finalFacts,
-          phases,
+          phases: plan.phases,
           train,
           evaluation,
           dataSource: data.source,
@@ -114,15 +140,60 @@ export class TrialPipelineImpl implements TrialPipeline {
           ...(savedBase === undefined ? {} : { savedBase }),
         };
         await events.emit('onTrialEnd', result);
-        return result;
+        await recording.finish(result);
+        return { ...result, runId: recording.runId, runLocation: recording.location };
       } catch (error) {
-        await events.emit('onTrialError', trial, error, error instanceof TrialInterrupted);
+        const interrupted = error instanceof TrialInterrupted;
+        await events.emit('onTrialError', trial, error, interrupted);
+        await recording.fail(error, interrupted);
         throw error;
       } finally {
         disposeSplits(data);
         if (built) disposeModel(built.model);
       }
     });
+  }
+
+  /** The strategy's phases, each on the network the freeze stage prepares for it (then released). */
+  private async trainPhases(
+    plan: TrialPlan,
+    built: BuiltModel,
+    data: DatasetSplits,
+    augmenter: ReturnType<AugmentStage['prepare']>,
+    events: TrialEvents,
+  ): Promise<TrainResult> {
+    const config = plan.loaded.spec.train;
+    const random = new SeededRandom(plan.loaded.spec.seed ^ 0x7a1);
+    const epochs: EpochLogs[] = [];
+    const stoppedEarly: string[] = [];
+    let images = 0;
+    let seconds = 0;
+    let finalFacts: ModelFacts | undefined;
+    for (const phase of plan.phases) {
+      const frozen = this.freezeStage.apply(built, phase);
+      finalFacts = frozen.facts;
+      try {
+        await events.emit('onPhaseBegin', phase, frozen.facts);
+        const outcome = await this.trainStage.trainPhase({
+          phase,
+          frozen,
+          data,
+          augmenter,
+          config,
+          random,
+          firstEpoch: epochs.length,
+          events,
+        });
+        epochs.push(...outcome.epochs);
+        images += outcome.images;
+        seconds += outcome.seconds;
+        if (outcome.stoppedEarly) stoppedEarly.push(phase.name);
+        await events.emit('onPhaseEnd', phase);
+      } finally {
+        frozen.release();
+      }
+    }
+    return { epochs, stoppedEarly, imagesPerSecond: seconds > 0 ? images / seconds : 0, finalFacts: finalFacts! };
   }
 }
 
@@ -150,27 +221,19 @@ function rescaleSplits(data: DatasetSplits, [low, high]: readonly [number, numbe
   };
 }
 
-/** Frees the tensors of a dataset's three splits. */
-export function disposeSplits(data: DatasetSplits | undefined): void {
-  if (!data) return;
-  for (const split of [data.train, data.validation, data.test]) tf.dispose([split.images, split.labels]);
-}
-
-/** Saves the trained base (input → base output) in TF.js layers format, with its units, for other specs to build on. */
-async function saveBase(built: BuiltModel, dir: string, loaded: LoadedSpec, data: DatasetSplits): Promise<string> {
+/** Saves the trained base (input → base output) with its units, for other specs to build on. */
+async function saveBase(built: BuiltModel, dir: string, plan: TrialPlan, data: DatasetSplits): Promise<string> {
   const output = built.model.getLayer(built.baseOutputLayer).getOutputAt(0) as tf.SymbolicTensor;
-  const base = tf.model({ inputs: built.model.inputs, outputs: output, name: `${loaded.spec.name}_base` });
-  await base.save(
-    layersModelFolder(dir, {
-      thaw: {
-        units: built.units,
-        spec: loaded.file,
-        basePlugin: loaded.spec.model.base.plugin,
-        classNames: data.classNames,
-        inputRange: built.base.inputRange ?? [0, 1],
-        savedAt: new Date().toISOString(),
-      },
-    }),
-  );
+  const base = tf.model({ inputs: built.model.inputs, outputs: output, name: `${plan.loaded.spec.name}_base` });
+  await saveThawModel(base, dir, {
+    units: built.units,
+    headLayers: [],
+    adapterLayers: built.base.adapterLayers ?? [],
+    inputRange: built.base.inputRange ?? [0, 1],
+    classNames: data.classNames,
+    basePlugin: plan.loaded.spec.model.base.plugin,
+    spec: plan.loaded.file,
+    savedAt: new Date().toISOString(),
+  });
   return dir;
 }

@@ -1,20 +1,13 @@
 import type * as tf from '@tensorflow/tfjs';
-import { inject, injectable } from 'inversify';
+import { injectable } from 'inversify';
 import type { ModelUnit } from '../contracts/base-model-plugin.js';
 import type { BuiltModel, FrozenModel } from '../contracts/built-model.js';
 import type { FreezeStage } from '../contracts/freeze-stage.js';
-import { Logger } from '../contracts/logger.js';
-import { validatePluginOptions } from '../contracts/plugin-contribution.js';
 import type { Phase } from '../contracts/strategy-plugin.js';
-import { ThawError } from '../errors/thaw-error.js';
 import { isBatchNormalization, setInferenceMode } from '../model/batch-norm-mode.js';
 import { compileInference } from '../model/inference-function.js';
 import { modelFacts } from '../model/model-facts.js';
 import { splitModel } from '../model/split-model.js';
-import { PluginRegistry } from '../plugins/plugin-registry.js';
-import { pluginOptions } from '../spec/experiment-spec.js';
-import type { LoadedSpec } from '../spec/spec-loader.js';
-import { displayPath } from '../util/display-path.js';
 
 /** Layers without weights that compute the same in training and inference: the frozen part may include them. */
 const FIXED_FUNCTIONS = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten', 'MaxPooling2D', 'AveragePooling2D']);
@@ -40,28 +33,6 @@ function extendCut(model: tf.LayersModel, layerName: string): string {
 
 @injectable()
 export class FreezeStageImpl implements FreezeStage {
-  constructor(
-    @inject(PluginRegistry) private readonly registry: PluginRegistry,
-    @inject(Logger) private readonly log: Logger,
-  ) {}
-
-  plan(loaded: LoadedSpec, units: readonly ModelUnit[], layers: readonly string[] = units.flatMap((unit) => unit.layers)): Phase[] {
-    const where = `${displayPath(loaded.file)}: strategy`;
-    const { id, options } = pluginOptions(loaded.spec.strategy);
-    const plugin = this.registry.strategy(id, `${where}.plugin`);
-    const valid = validatePluginOptions(plugin, options, where);
-    const phases = plugin.plan(valid, { units, layers, train: loaded.spec.train, log: this.log, where });
-    const names = new Set(units.map((unit) => unit.name));
-    for (const phase of phases) {
-      const unknown = phase.trainableUnits.find((name) => !names.has(name));
-      if (unknown !== undefined) {
-        throw new ThawError(`${where}: strategy ${id} named unit ${unknown}; expected one of ${[...names].join(', ')}`);
-      }
-    }
-    if (phases.length === 0) throw new ThawError(`${where}: strategy ${id} planned no phases; expected at least one`);
-    return phases;
-  }
-
   /**
    * Sets `trainable` on every layer for the phase and cuts the network below its lowest trainable
    * unit. Frozen BatchNormalization layers are put in inference mode (TF.js would otherwise update

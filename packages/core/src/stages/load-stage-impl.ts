@@ -2,24 +2,26 @@ import { inject, injectable } from 'inversify';
 import type { DatasetSplits } from '../contracts/dataset-plugin.js';
 import type { LoadStage } from '../contracts/load-stage.js';
 import { Logger } from '../contracts/logger.js';
-import { validatePluginOptions } from '../contracts/plugin-contribution.js';
-import { PluginRegistry } from '../plugins/plugin-registry.js';
-import { pluginOptions } from '../spec/experiment-spec.js';
-import type { LoadedSpec } from '../spec/spec-loader.js';
-import { displayPath } from '../util/display-path.js';
+import type { TrialPlan } from '../contracts/trial-plan.js';
+import { ThawError } from '../errors/thaw-error.js';
+import { disposeSplits } from '../model/dispose-splits.js';
 
 @injectable()
 export class LoadStageImpl implements LoadStage {
-  constructor(
-    @inject(PluginRegistry) private readonly registry: PluginRegistry,
-    @inject(Logger) private readonly log: Logger,
-  ) {}
+  constructor(@inject(Logger) private readonly log: Logger) {}
 
-  async load(loaded: LoadedSpec): Promise<DatasetSplits> {
-    const where = `${displayPath(loaded.file)}: data`;
-    const { id, options } = pluginOptions(loaded.spec.data);
-    const plugin = this.registry.dataset(id, `${where}.plugin`);
-    const valid = validatePluginOptions(plugin, options, where);
-    return plugin.load(valid, { specDir: loaded.dir, seed: loaded.spec.seed, log: this.log, where });
+  async load(plan: TrialPlan): Promise<DatasetSplits> {
+    const { plugin, options, where, facts } = plan.data;
+    const data = await plugin.load(options, { specDir: plan.loaded.dir, seed: plan.loaded.spec.seed, log: this.log, where });
+    // The plan was made from the plugin's check; a plugin whose load disagrees with it is at fault, not the spec.
+    const shape = data.train.images.shape.slice(1);
+    if (shape.join() !== facts.inputShape.join() || data.classNames.join('\n') !== facts.classNames.join('\n')) {
+      disposeSplits(data);
+      throw new ThawError(
+        `${where}: dataset plugin ${plugin.id} loaded images of shape [${shape.join(', ')}] in classes ${data.classNames.join(', ')}, ` +
+          `but its check promised [${facts.inputShape.join(', ')}] in ${facts.classNames.join(', ')}`,
+      );
+    }
+    return data;
   }
 }

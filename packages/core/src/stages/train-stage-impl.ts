@@ -1,14 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
-import { FreezeStage } from '../contracts/freeze-stage.js';
-import type { Phase } from '../contracts/strategy-plugin.js';
-import type { EpochLogs, TrainRequest, TrainResult, TrainStage } from '../contracts/train-stage.js';
-import type { FrozenModel, ModelFacts } from '../contracts/built-model.js';
+import type { EpochLogs, PhaseRequest, PhaseResult, TrainStage } from '../contracts/train-stage.js';
 import { EarlyStopping } from '../training/early-stopping.js';
 import { makeOptimizer } from '../training/make-optimizer.js';
 import type { InferenceFunction } from '../model/inference-function.js';
 import { FrozenFeatureCache } from '../training/frozen-feature-cache.js';
-import { SeededRandom } from '../training/seeded-random.js';
 import { countCorrect, crossEntropy, lossAndAccuracy } from '../training/batches.js';
 
 /**
@@ -31,37 +27,36 @@ function runInBatches(inference: InferenceFunction, images: tf.Tensor4D, batchSi
 
 class PhaseInputs {
   private constructor(
-    private readonly frozen: FrozenModel,
-    private readonly request: TrainRequest,
+    private readonly request: PhaseRequest,
     private readonly trainFeatures: tf.Tensor | undefined,
     private readonly validationFeatures: tf.Tensor | undefined,
   ) {}
 
-  static async create(frozen: FrozenModel, request: TrainRequest, cache: FrozenFeatureCache): Promise<PhaseInputs> {
-    const { data, augmenter, config } = request;
+  static async create(request: PhaseRequest, cache: FrozenFeatureCache): Promise<PhaseInputs> {
+    const { data, augmenter, config, frozen } = request;
     const prefix = frozen.frozenPrefix;
-    if (!prefix || !config.cacheFrozen) return new PhaseInputs(frozen, request, undefined, undefined);
+    if (!prefix || !config.cacheFrozen) return new PhaseInputs(request, undefined, undefined);
     const compute = (images: tf.Tensor4D) => runInBatches(frozen.frozenInference!, images, config.batchSize);
     const train = augmenter.active ? undefined : await cache.features(prefix, data.train.images, compute);
-    return new PhaseInputs(frozen, request, train, await cache.features(prefix, data.validation.images, compute));
+    return new PhaseInputs(request, train, await cache.features(prefix, data.validation.images, compute));
   }
 
   /** The trainable part's input for the given training rows (caller disposes, e.g. within tidy). */
   batch(indices: tf.Tensor1D): tf.Tensor {
     if (this.trainFeatures) return tf.gather(this.trainFeatures, indices);
     const images = this.request.augmenter.apply(tf.gather<tf.Tensor4D>(this.request.data.train.images, indices));
-    const inference = this.frozen.frozenInference;
+    const inference = this.request.frozen.frozenInference;
     return inference ? inference.run(images) : images;
   }
 
   /** Loss and accuracy on the validation split; without the cache the frozen part runs again, as it would in Keras' fit. */
   async validate(classes: number): Promise<{ loss: number; accuracy: number }> {
     const { data, config } = this.request;
-    const inference = this.frozen.frozenInference;
+    const inference = this.request.frozen.frozenInference;
     const features =
       this.validationFeatures ?? (inference ? runInBatches(inference, data.validation.images, config.batchSize) : data.validation.images);
     try {
-      return await lossAndAccuracy(this.frozen.trainable, features, data.validation.labels, classes, config.batchSize);
+      return await lossAndAccuracy(this.request.frozen.trainable, features, data.validation.labels, classes, config.batchSize);
     } finally {
       if (features !== this.validationFeatures && features !== data.validation.images) features.dispose();
     }
@@ -75,43 +70,15 @@ class PhaseInputs {
 
 @injectable()
 export class TrainStageImpl implements TrainStage {
-  constructor(
-    @inject(FreezeStage) private readonly freeze: FreezeStage,
-    @inject(FrozenFeatureCache) private readonly cache: FrozenFeatureCache,
-  ) {}
+  constructor(@inject(FrozenFeatureCache) private readonly cache: FrozenFeatureCache) {}
 
-  async train(request: TrainRequest): Promise<TrainResult> {
-    const random = new SeededRandom(request.seed ^ 0x7a1);
-    const epochs: EpochLogs[] = [];
-    const stoppedEarly: string[] = [];
-    let images = 0;
-    let seconds = 0;
-    let finalFacts: ModelFacts | undefined;
-    for (const phase of request.phases) {
-      const frozen = this.freeze.apply(request.built, phase);
-      finalFacts = frozen.facts;
-      try {
-        await request.events.emit('onPhaseBegin', phase, frozen.facts);
-        const outcome = await this.runPhase(request, phase, frozen, random, epochs.length);
-        epochs.push(...outcome.epochs);
-        images += outcome.images;
-        seconds += outcome.seconds;
-        if (outcome.stoppedEarly) stoppedEarly.push(phase.name);
-        await request.events.emit('onPhaseEnd', phase);
-      } finally {
-        frozen.release();
-      }
-    }
-    return { epochs, stoppedEarly, imagesPerSecond: seconds > 0 ? images / seconds : 0, finalFacts: finalFacts! };
-  }
-
-  private async runPhase(request: TrainRequest, phase: Phase, frozen: FrozenModel, random: SeededRandom, firstEpoch: number) {
-    const { data, config, events } = request;
+  async trainPhase(request: PhaseRequest): Promise<PhaseResult> {
+    const { data, config, events, phase, frozen, random, firstEpoch } = request;
     const classes = data.classNames.length;
     const model = frozen.trainable;
     const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
     const optimizer = makeOptimizer(config, phase.learningRate);
-    const inputs = await PhaseInputs.create(frozen, request, this.cache);
+    const inputs = await PhaseInputs.create(request, this.cache);
     const stopping = config.earlyStopping ? new EarlyStopping(config.earlyStopping, variables) : undefined;
     const count = data.train.labels.shape[0];
     const logs: EpochLogs[] = [];

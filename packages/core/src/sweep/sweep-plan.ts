@@ -1,31 +1,45 @@
 import { experimentNameOf } from '../mlflow/create-tracker.js';
 import { createHash } from 'node:crypto';
 import { ThawError, describeValue, messageOf } from '../errors/thaw-error.js';
-import { configHash } from '../spec/flatten-spec.js';
 import { SweepSchema, type SweepSpec } from '../spec/experiment-spec.js';
-import { parseSpecPath } from '../spec/set-override.js';
+import { configHash } from '../spec/flatten-spec.js';
+import { applySetOverride, parseSpecPath } from '../spec/set-override.js';
+import { trialMetricNames } from '../planning/trial-metric-names.js';
+import type { TrialPlan } from '../contracts/trial-plan.js';
 import { resolveSpec, type LoadedSpec, type RawSpec } from '../spec/spec-loader.js';
 import { formatSchemaIssues } from '../errors/format-schema-issues.js';
 import { SeededRandom } from '../training/seeded-random.js';
 
-export interface SweepTrial {
+/** One trial of a sweep as a spec: enough to find its run in a store. */
+export interface SweepTrialSpec {
   readonly index: number;
   /** The swept values, by spec path. */
   readonly values: Readonly<Record<string, unknown>>;
+  /** The swept values in short (`unfreeze=2 seed=1`). */
+  readonly label: string;
   readonly runName: string;
   readonly loaded: LoadedSpec;
   readonly configHash: string;
 }
 
-export interface SweepPlan {
+/** One trial of a sweep, planned. */
+export interface SweepTrial extends SweepTrialSpec {
+  readonly plan: TrialPlan;
+}
+
+/** A sweep's trials and what identifies it in a store. */
+export interface SweepLayout<Trial extends SweepTrialSpec = SweepTrialSpec> {
   readonly name: string;
   readonly experimentName: string;
   readonly sweep: SweepSpec;
   readonly paths: readonly string[];
-  readonly trials: readonly SweepTrial[];
+  readonly trials: readonly Trial[];
   /** Hash of the sweep's trials: the same sweep run again finds its parent run by it. */
   readonly sweepHash: string;
 }
+
+/** A sweep whose every trial is planned: what `thaw sweep` runs. */
+export type SweepPlan = SweepLayout<SweepTrial>;
 
 function sample(
   distribution: SweepSpec['random'] extends infer R ? (R extends { space: Record<string, infer D> } ? D : never) : never,
@@ -61,17 +75,19 @@ function shortValue(value: unknown): string {
 }
 
 /**
- * Expands a spec's `sweep:` into trials and validates every one of them (spec schema and, through
- * `check`, each plugin's options) before anything is trained.
+ * Expands a spec's `sweep:` (after `--set`, which may change it) into one validated spec per
+ * trial. A `--set` of a value the sweep varies is refused: every trial would overwrite it.
  */
-export function planSweep(raw: RawSpec, shownAs: string, overrides: readonly string[], check: (loaded: LoadedSpec) => void): SweepPlan {
-  const parsed = SweepSchema.safeParse(raw.data['sweep']);
-  if (raw.data['sweep'] === undefined)
+export function expandSweepSpecs(raw: RawSpec, shownAs: string, overrides: readonly string[]): SweepLayout {
+  const data = structuredClone(raw.data) as Record<string, unknown>;
+  for (const assignment of overrides) applySetOverride(data, assignment);
+  if (data['sweep'] === undefined)
     throw new ThawError(
       `${shownAs}: no sweep section; expected sweep: { grid: { strategy.unfreeze: [0, 1, 2, all] } } or thaw run for one trial`,
     );
+  const parsed = SweepSchema.safeParse(data['sweep']);
   if (!parsed.success) {
-    throw new ThawError(`${shownAs}: invalid sweep\n  ${formatSchemaIssues(parsed.error, raw.data['sweep'], 'sweep').join('\n  ')}`);
+    throw new ThawError(`${shownAs}: invalid sweep\n  ${formatSchemaIssues(parsed.error, data['sweep'], 'sweep').join('\n  ')}`);
   }
   const sweep = parsed.data;
   const paths = [...new Set([...Object.keys(sweep.grid), ...Object.keys(sweep.random?.space ?? {})])];
@@ -80,24 +96,61 @@ export function planSweep(raw: RawSpec, shownAs: string, overrides: readonly str
       throw new ThawError(`${shownAs}: sweep path ${describeValue(path)} cannot vary the sweep itself`);
     parseSpecPath(path);
   }
-  const base = { file: raw.file, data: Object.fromEntries(Object.entries(raw.data).filter(([key]) => key !== 'sweep')) };
-  const trials = expandSweep(sweep).map((values, index): SweepTrial => {
+  // A --set of a swept value would be overwritten by every trial without a word.
+  for (const assignment of overrides) {
+    const path = assignment.slice(0, assignment.indexOf('=')).trim();
+    const clash = paths.find((swept) => swept === path || swept.startsWith(`${path}.`) || path.startsWith(`${swept}.`));
+    if (clash !== undefined) {
+      throw new ThawError(
+        `--set ${assignment}: ${clash} is varied by the sweep of ${shownAs}; expected --set sweep.grid.${clash}=[…] to change its values, or a path the sweep does not vary`,
+      );
+    }
+  }
+  const base = { file: raw.file, data: Object.fromEntries(Object.entries(data).filter(([key]) => key !== 'sweep')) };
+  const trials = expandSweep(sweep).map((values, index) => {
     const label = Object.entries(values)
       .map(([path, value]) => `${path.split('.').pop()}=${shortValue(value)}`)
       .join(' ');
-    let loaded: LoadedSpec;
     try {
-      loaded = resolveSpec(base, shownAs, overrides, values);
-      check(loaded);
+      const loaded = resolveSpec(base, shownAs, [], values);
+      return { index, values, label, runName: `${loaded.spec.name} ${label}`, loaded, configHash: configHash(loaded.spec) };
     } catch (error) {
+      if (!(error instanceof ThawError)) throw error;
       throw new ThawError(`sweep trial ${index + 1} (${label}): ${messageOf(error)}`);
     }
-    return { index, values, runName: `${loaded.spec.name} ${label}`, loaded, configHash: configHash(loaded.spec) };
   });
+  for (const trial of trials) {
+    const metrics = trialMetricNames(trial.loaded.spec);
+    if (!metrics.includes(sweep.metric.name)) {
+      throw new ThawError(
+        `${shownAs}: sweep.metric.name: received ${describeValue(sweep.metric.name)}; expected a metric every trial logs: ${metrics.join(', ')}`,
+      );
+    }
+  }
   const spec = trials[0]!.loaded.spec;
   const sweepHash = createHash('sha256')
     .update(trials.map((trial) => trial.configHash).join(','))
     .digest('hex')
     .slice(0, 16);
   return { name: spec.name, experimentName: experimentNameOf(spec), sweep, paths, trials, sweepHash };
+}
+
+/** Plans every trial of a sweep — spec schema, plugin options and each plugin's checks — before anything is trained. */
+export async function planSweep(
+  raw: RawSpec,
+  shownAs: string,
+  overrides: readonly string[],
+  plan: (loaded: LoadedSpec) => Promise<TrialPlan>,
+): Promise<SweepPlan> {
+  const layout = expandSweepSpecs(raw, shownAs, overrides);
+  const trials: SweepTrial[] = [];
+  for (const trial of layout.trials) {
+    try {
+      trials.push({ ...trial, plan: await plan(trial.loaded) });
+    } catch (error) {
+      if (!(error instanceof ThawError)) throw error;
+      throw new ThawError(`sweep trial ${trial.index + 1} (${trial.label}): ${messageOf(error)}`);
+    }
+  }
+  return { ...layout, trials };
 }

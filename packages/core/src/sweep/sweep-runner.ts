@@ -4,7 +4,7 @@ import { Logger } from '../contracts/logger.js';
 import { Tracker, type RunRecord, type TrackedRun } from '../contracts/tracker.js';
 import { ThawError, messageOf } from '../errors/thaw-error.js';
 import { TrialInterrupted, TrialPipeline } from '../pipeline/trial-pipeline.js';
-import type { SweepPlan, SweepTrial } from './sweep-plan.js';
+import type { SweepLayout, SweepPlan, SweepTrial } from './sweep-plan.js';
 import { compareValues, sweepPlotSvg, type SweepShape } from './sweep-plot.js';
 import { svgToPng } from '../results/charts.js';
 
@@ -39,6 +39,8 @@ export interface SweepOptions {
   /** Trials at once; above 1 an executor is needed (one TF.js engine per process). */
   readonly parallel?: number;
   readonly execute?: TrialExecutor;
+  /** Run the trials that make the trials' bases here first (default true); queue workers make their own. */
+  readonly prerequisitesHere?: boolean;
 }
 
 /**
@@ -49,7 +51,7 @@ export const SweepRunner = Symbol('SweepRunner');
 export interface SweepRunner {
   run(plan: SweepPlan, options: SweepOptions): Promise<SweepOutcome>;
   /** The summary of the sweep's finished trials as recorded, without running anything; undefined when it never ran. */
-  report(plan: SweepPlan): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined>;
+  report(plan: SweepLayout): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined>;
   /** The summary of a sweep run given by its id (local store or MLflow), from what the runs recorded; undefined when there is no such run. */
   reportRun(runId: string): Promise<SweepReport | undefined>;
 }
@@ -121,6 +123,11 @@ export class SweepRunnerImpl implements SweepRunner {
   async run(plan: SweepPlan, options: SweepOptions): Promise<SweepOutcome> {
     const parallel = options.parallel ?? 1;
     if (parallel > 1 && !options.execute) throw new Error('a parallel sweep needs a trial executor (one TF.js engine per process)');
+    if (options.prerequisitesHere ?? true) {
+      // Before the sweep run exists: a base that cannot be made leaves no sweep run behind.
+      const trialOptions = { backend: options.backend, ...(options.signal ? { signal: options.signal } : {}) };
+      for (const trial of plan.trials) await this.pipeline.runPrerequisites(trial.plan, trialOptions);
+    }
     const { run: parent, complete } = await this.parentRun(plan);
     const done = await this.finishedTrials(plan, parent.runId);
     for (const trial of plan.trials.filter((t) => done.has(t.configHash))) {
@@ -130,7 +137,7 @@ export class SweepRunnerImpl implements SweepRunner {
     const execute: TrialExecutor =
       options.execute ??
       (async (trial, parentRunId) => {
-        await this.pipeline.run(trial.loaded, {
+        await this.pipeline.run(trial.plan, {
           backend: options.backend,
           runName: trial.runName,
           parentRunId,
@@ -175,7 +182,7 @@ export class SweepRunnerImpl implements SweepRunner {
     return { parentRunId: parent.runId, ran, skipped: plan.trials.length - ran - failed, failed, rows, markdown };
   }
 
-  async report(plan: SweepPlan): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined> {
+  async report(plan: SweepLayout): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined> {
     const parent = await this.earlierParent(plan);
     if (!parent) return undefined;
     const rows = this.rows(plan, await this.finishedTrials(plan, parent.runId));
@@ -210,13 +217,13 @@ export class SweepRunnerImpl implements SweepRunner {
   }
 
   /** The latest parent run of this sweep in the store, if it ran before. */
-  private async earlierParent(plan: SweepPlan): Promise<RunRecord | undefined> {
+  private async earlierParent(plan: SweepLayout): Promise<RunRecord | undefined> {
     const runs = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash });
     return runs.filter((run) => run.tags['mlflow.parentRunId'] === undefined).pop();
   }
 
   /** Finished child runs of a sweep run, by config hash. */
-  private async finishedTrials(plan: SweepPlan, parentRunId: string): Promise<Map<string | undefined, RunRecord>> {
+  private async finishedTrials(plan: SweepLayout, parentRunId: string): Promise<Map<string | undefined, RunRecord>> {
     const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parentRunId });
     return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
   }
@@ -244,7 +251,7 @@ export class SweepRunnerImpl implements SweepRunner {
     return { run, complete: false };
   }
 
-  private rows(plan: SweepPlan, finished: Map<string | undefined, RunRecord>): SweepRow[] {
+  private rows(plan: SweepLayout, finished: Map<string | undefined, RunRecord>): SweepRow[] {
     const rows = plan.trials.flatMap((trial) => {
       const run = finished.get(trial.configHash);
       return run ? [sweepRow(run, trial.runName, trial.values, plan.sweep.metric)] : [];
@@ -292,7 +299,7 @@ export class SweepRunnerImpl implements SweepRunner {
 }
 
 /** The sweep's results as a Markdown table, best first. */
-export function summaryMarkdown(plan: SweepPlan | SweepShape, rows: readonly SweepRow[]): string {
+export function summaryMarkdown(plan: SweepLayout | SweepShape, rows: readonly SweepRow[]): string {
   const metric = 'sweep' in plan ? plan.sweep.metric : plan.metric;
   const format = (value: number, percent: boolean) =>
     Number.isNaN(value) ? '—' : percent ? `${(100 * value).toFixed(1)}%` : value.toFixed(4);

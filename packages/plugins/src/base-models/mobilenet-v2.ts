@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import { ThawError, type BaseModel, type BaseModelContext, type BaseModelPlugin, type ModelUnit } from '@thaw/core';
+import {
+  ThawError,
+  baseFacts,
+  type BaseCheckContext,
+  type BaseFacts,
+  type BaseModel,
+  type BaseModelContext,
+  type BaseModelPlugin,
+  type ModelUnit,
+} from '@thaw/core';
+import { checkWeightsLocation } from './check-weights-location.js';
 import { adaptInput } from './adapt-input.js';
 import { loadWeightsByName } from './load-weights-by-name.js';
 
@@ -139,7 +149,18 @@ export class MobileNetV2Base implements BaseModelPlugin<Options> {
     'MobileNetV2 exactly as keras.applications builds it (include_top=False), weights by layer name; units: stem, 17 blocks, Conv_1';
   readonly optionsSchema = optionsSchema;
 
-  async build(options: Options, context: BaseModelContext): Promise<BaseModel> {
+  /** Alpha, size and the weights file are checked, and the architecture built without weights, before any run. */
+  check(options: Options, context: BaseCheckContext): Promise<BaseFacts> {
+    if (options.weights !== undefined) checkWeightsLocation(options.weights, context, 'weights');
+    const { model, units, adapters } = this.architecture(options, context);
+    try {
+      return Promise.resolve(baseFacts({ model, units, adapterLayers: adapters, description: '' }));
+    } finally {
+      model.dispose();
+    }
+  }
+
+  private architecture(options: Options, context: BaseModelContext) {
     if (!MOBILENET_V2_ALPHAS.includes(options.alpha as (typeof MOBILENET_V2_ALPHAS)[number])) {
       throw new ThawError(`${context.where}.alpha: received ${options.alpha}; expected one of ${MOBILENET_V2_ALPHAS.join(', ')}`);
     }
@@ -153,6 +174,11 @@ export class MobileNetV2Base implements BaseModelPlugin<Options> {
     const adapted = adaptInput(input, size);
     const { output, units } = buildMobileNetV2(adapted.output, options.alpha);
     const model = tf.model({ inputs: input, outputs: output, name: `mobilenetv2_${options.alpha.toFixed(2)}_${size}` });
+    return { model, units, adapters: adapted.layers, size };
+  }
+
+  async build(options: Options, context: BaseModelContext): Promise<BaseModel> {
+    const { model, units, adapters, size } = this.architecture(options, context);
     let source = 'random initialisation';
     if (options.weights === undefined) {
       context.log.warn(
@@ -164,7 +190,7 @@ export class MobileNetV2Base implements BaseModelPlugin<Options> {
     return {
       model,
       units,
-      adapterLayers: adapted.layers,
+      adapterLayers: adapters,
       inputRange: [-1, 1],
       description: `MobileNetV2 alpha ${options.alpha}, ${size}×${size}×3, ${source}`,
     };

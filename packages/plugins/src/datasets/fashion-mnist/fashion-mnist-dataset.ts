@@ -2,9 +2,17 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import { SeededRandom, ThawError, type DatasetContext, type DatasetPlugin, type DatasetSplits, type LabeledImages } from '@thaw/core';
+import {
+  SeededRandom,
+  ThawError,
+  type DatasetContext,
+  type DatasetFacts,
+  type DatasetPlugin,
+  type DatasetSplits,
+  type LabeledImages,
+} from '@thaw/core';
 import { readIdx, type IdxData } from './idx-file.js';
-import { FASHION_MNIST_FILES, FASHION_MNIST_URL, findFashionMnist } from './fashion-mnist-files.js';
+import { FASHION_MNIST_FILES, FASHION_MNIST_URL, findFashionMnist, type FashionMnistFolder } from './fashion-mnist-files.js';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
@@ -57,15 +65,24 @@ export class FashionMnistDataset implements DatasetPlugin<Options> {
     'Fashion-MNIST (28×28 grey images, 10 classes) from IDX files: local path, cache, Debian package, download, or a bundled subset';
   readonly optionsSchema = optionsSchema;
 
+  /** Finds the files and draws the splits from the label files alone, so that per-class counts are refused before any run. */
+  async check(options: Options, context: DatasetContext): Promise<DatasetFacts> {
+    const folder = await this.folder(options, context);
+    const [trainLabels, testLabels] = await Promise.all(
+      [FASHION_MNIST_FILES.trainLabels, FASHION_MNIST_FILES.testLabels].map((file) => readIdx(join(folder.dir, file))),
+    );
+    const splits = drawSplits(options, trainLabels!, testLabels!, folder, context.where);
+    const count = (lists: number[][]) => lists.reduce((sum, list) => sum + list.length, 0);
+    return {
+      inputShape: [28, 28, 1],
+      classNames: options.classes.map((label) => FASHION_MNIST_CLASSES[label]!),
+      counts: { train: count(splits.train), validation: count(splits.validation), test: count(splits.test) },
+      source: sourceOf(folder),
+    };
+  }
+
   async load(options: Options, context: DatasetContext): Promise<DatasetSplits> {
-    const folder = await findFashionMnist({
-      ...(options.path === undefined ? {} : { path: options.path }),
-      download: options.download,
-      url: options.url,
-      specDir: context.specDir,
-      where: context.where,
-      log: context.log,
-    });
+    const folder = await this.folder(options, context);
     const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
       [
         FASHION_MNIST_FILES.trainImages,
@@ -76,44 +93,63 @@ export class FashionMnistDataset implements DatasetPlugin<Options> {
     );
     checkPair(trainImages!, trainLabels!, join(folder.dir, FASHION_MNIST_FILES.trainImages));
     checkPair(testImages!, testLabels!, join(folder.dir, FASHION_MNIST_FILES.testImages));
-
-    const random = new SeededRandom(options.splitSeed ^ 0xda7a);
-    const pools = options.classes.map((label) => indicesOf(trainLabels!, label));
-    const testPools = options.classes.map((label) => indicesOf(testLabels!, label));
-    const train: number[][] = [];
-    const validation: number[][] = [];
-    const test: number[][] = [];
-    options.classes.forEach((label, c) => {
-      const pool = shuffle(pools[c]!, random);
-      const validationCount = options.validationPerClass;
-      const remaining = pool.length - validationCount;
-      const trainCount = options.trainPerClass ?? remaining;
-      if (validationCount + trainCount > pool.length) {
-        throw new ThawError(
-          `${context.where}: class ${label} (${FASHION_MNIST_CLASSES[label]}) has ${pool.length} training images in ${folder.description}; ` +
-            `received trainPerClass ${trainCount} + validationPerClass ${validationCount}, expected at most ${pool.length} together`,
-        );
-      }
-      validation.push(pool.slice(0, validationCount));
-      train.push(pool.slice(validationCount, validationCount + trainCount));
-      const testPool = shuffle(testPools[c]!, random);
-      const testCount = options.testPerClass ?? testPool.length;
-      if (testCount > testPool.length) {
-        throw new ThawError(
-          `${context.where}.testPerClass: received ${testCount}, but class ${label} has ${testPool.length} test images in ${folder.description}`,
-        );
-      }
-      test.push(testPool.slice(0, testCount));
-    });
-    const source = `${folder.description}${folder.subset ? ' — a subset: install dataset-fashion-mnist or set data.path for the full set' : ''}`;
+    const { train, validation, test } = drawSplits(options, trainLabels!, testLabels!, folder, context.where);
     return {
       train: toTensors(trainImages!, train),
       validation: toTensors(trainImages!, validation),
       test: toTensors(testImages!, test),
       classNames: options.classes.map((label) => FASHION_MNIST_CLASSES[label]!),
-      source,
+      source: sourceOf(folder),
     };
   }
+
+  private folder(options: Options, context: DatasetContext): Promise<FashionMnistFolder> {
+    return findFashionMnist({
+      ...(options.path === undefined ? {} : { path: options.path }),
+      download: options.download,
+      url: options.url,
+      specDir: context.specDir,
+      where: context.where,
+      log: context.log,
+    });
+  }
+}
+
+function sourceOf(folder: FashionMnistFolder): string {
+  return `${folder.description}${folder.subset ? ' — a subset: install dataset-fashion-mnist or set data.path for the full set' : ''}`;
+}
+
+/** Seeded, stratified indices per class of train, validation (from the training file) and test. */
+function drawSplits(options: Options, trainLabels: IdxData, testLabels: IdxData, folder: FashionMnistFolder, where: string) {
+  const random = new SeededRandom(options.splitSeed ^ 0xda7a);
+  const pools = options.classes.map((label) => indicesOf(trainLabels, label));
+  const testPools = options.classes.map((label) => indicesOf(testLabels, label));
+  const train: number[][] = [];
+  const validation: number[][] = [];
+  const test: number[][] = [];
+  options.classes.forEach((label, c) => {
+    const pool = shuffle(pools[c]!, random);
+    const validationCount = options.validationPerClass;
+    const remaining = pool.length - validationCount;
+    const trainCount = options.trainPerClass ?? remaining;
+    if (validationCount + trainCount > pool.length) {
+      throw new ThawError(
+        `${where}: class ${label} (${FASHION_MNIST_CLASSES[label]}) has ${pool.length} training images in ${folder.description}; ` +
+          `received trainPerClass ${trainCount} + validationPerClass ${validationCount}, expected at most ${pool.length} together`,
+      );
+    }
+    validation.push(pool.slice(0, validationCount));
+    train.push(pool.slice(validationCount, validationCount + trainCount));
+    const testPool = shuffle(testPools[c]!, random);
+    const testCount = options.testPerClass ?? testPool.length;
+    if (testCount > testPool.length) {
+      throw new ThawError(
+        `${where}.testPerClass: received ${testCount}, but class ${label} has ${testPool.length} test images in ${folder.description}`,
+      );
+    }
+    test.push(testPool.slice(0, testCount));
+  });
+  return { train, validation, test };
 }
 
 function checkPair(images: IdxData, labels: IdxData, file: string): void {

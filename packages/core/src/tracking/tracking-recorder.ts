@@ -9,9 +9,10 @@ import type { ModelFacts } from '../contracts/built-model.js';
 import type { Phase } from '../contracts/strategy-plugin.js';
 import type { EpochLogs } from '../contracts/train-stage.js';
 import { Tracker, type MetricPoint, type TrackedRun } from '../contracts/tracker.js';
-import type { TrialInfo, TrialObserver, TrialResult } from '../contracts/trial-observer.js';
+import type { TrialInfo, TrialResult } from '../contracts/trial-observer.js';
+import type { TrialRecorder, TrialRecording } from '../contracts/trial-recorder.js';
 import { messageOf } from '../errors/thaw-error.js';
-import { layersModelFolder } from '../model/layers-model-files.js';
+import { saveThawModel } from '../model/thaw-model-folder.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
 import { svgToPng } from '../results/charts.js';
@@ -35,18 +36,10 @@ function metricKey(name: string): string {
 
 /** Records each trial as an MLflow run: params at the start, metrics per epoch, artifacts at the end. */
 @injectable()
-export class TrackingObserver implements TrialObserver {
-  readonly order = 100;
-  /** Runs being recorded, innermost last: a trial may run another first (from-run with ifMissing: run). */
-  private readonly open: { run: TrackedRun; phases: number }[] = [];
-
-  private get current() {
-    return this.open[this.open.length - 1];
-  }
-
+export class TrackingRecorder implements TrialRecorder {
   constructor(@inject(Tracker) private readonly tracker: Tracker) {}
 
-  async onTrialBegin(trial: TrialInfo): Promise<void> {
+  async begin(trial: TrialInfo): Promise<TrialRecording> {
     const { spec, dir } = trial.loaded;
     const tags: Record<string, string> = {
       'mlflow.user': userInfo().username,
@@ -63,18 +56,40 @@ export class TrackingObserver implements TrialObserver {
       tags,
       ...(trial.parentRunId === undefined ? {} : { parentRunId: trial.parentRunId }),
     });
-    this.open.push({ run, phases: 0 });
     const { sweep: _sweep, ...trialSpec } = spec;
     const params = flattenSpec(trialSpec);
     if (params['tracking.uri'] !== undefined) params['tracking.uri'] = redactUrl(params['tracking.uri']);
-    await run.logParams({ ...params, backend: trial.backend });
+    try {
+      await run.logParams({ ...params, backend: trial.backend });
+    } catch (error) {
+      await run.end('FAILED').catch(() => undefined);
+      throw error;
+    }
+    return new RunRecording(run, trial);
+  }
+}
+
+/** One trial's run, from its first phase to its end. */
+class RunRecording implements TrialRecording {
+  readonly order = 100;
+  private phases = 0;
+
+  constructor(
+    private readonly run: TrackedRun,
+    private readonly trial: TrialInfo,
+  ) {}
+
+  get runId(): string {
+    return this.run.runId;
+  }
+
+  get location(): string {
+    return this.run.location;
   }
 
   async onPhaseBegin(phase: Phase, facts: ModelFacts): Promise<void> {
-    const current = this.current;
-    if (!current) return;
-    const prefix = `phase.${current.phases++}`;
-    await current.run.logParams({
+    const prefix = `phase.${this.phases++}`;
+    await this.run.logParams({
       [`${prefix}.name`]: phase.name,
       [`${prefix}.epochs`]: String(phase.epochs),
       [`${prefix}.learningRate`]: String(phase.learningRate),
@@ -96,13 +111,12 @@ export class TrackingObserver implements TrialObserver {
       ['val_accuracy', logs.valAccuracy],
       ['epoch_seconds', logs.seconds],
     ];
-    await this.current?.run.logMetrics(values.map(([key, value]) => ({ key, value, step: logs.epoch, timestamp })));
+    await this.run.logMetrics(values.map(([key, value]) => ({ key, value, step: logs.epoch, timestamp })));
   }
 
-  async onTrialEnd(result: TrialResult): Promise<void> {
-    const run = this.current?.run;
-    if (!run) return;
-    const { facts, evaluation, built, trial } = result;
+  async finish(result: TrialResult): Promise<void> {
+    const { run, trial } = this;
+    const { facts, evaluation, built } = result;
     await run.logParams({
       'model.layers': String(facts.layers),
       'model.units': String(facts.units),
@@ -137,20 +151,18 @@ export class TrackingObserver implements TrialObserver {
     await run.logArtifact('evaluation.json', JSON.stringify(evaluation, undefined, 2));
     const modelDir = await mkdtemp(join(tmpdir(), 'thaw-model-'));
     try {
-      await built.model.save(
-        layersModelFolder(modelDir, {
-          // What from-run needs to take the trained base back out of the whole network.
-          thaw: {
-            units: built.units,
-            baseOutputLayer: built.baseOutputLayer,
-            headLayers: built.headLayers,
-            adapterLayers: built.base.adapterLayers ?? [],
-            inputRange: built.base.inputRange ?? [0, 1],
-            classNames: evaluation.perClass.map((c) => c.className),
-            spec: trial.loaded.file,
-          },
-        }),
-      );
+      // The whole network, with what from-run needs to take the trained base back out of it.
+      await saveThawModel(built.model, modelDir, {
+        units: built.units,
+        baseOutputLayer: built.baseOutputLayer,
+        headLayers: built.headLayers,
+        adapterLayers: built.base.adapterLayers ?? [],
+        inputRange: built.base.inputRange ?? [0, 1],
+        classNames: evaluation.perClass.map((c) => c.className),
+        basePlugin: trial.loaded.spec.model.base.plugin,
+        spec: trial.loaded.file,
+        savedAt: new Date().toISOString(),
+      });
       await run.logArtifactDirectory(modelDir, 'model');
     } finally {
       await rm(modelDir, { recursive: true, force: true });
@@ -158,15 +170,10 @@ export class TrackingObserver implements TrialObserver {
     if (result.savedBase !== undefined) await run.logArtifactDirectory(result.savedBase, 'base-model');
     await run.setTags({ 'mlflow.note.content': trialNote(result) });
     await run.end('FINISHED');
-    result.runId = run.runId;
-    result.runLocation = run.location;
-    this.open.pop();
   }
 
-  async onTrialError(_trial: TrialInfo, error: unknown, interrupted: boolean): Promise<void> {
-    const run = this.open.pop()?.run;
-    if (!run) return;
-    await run.setTags({ 'thaw.error': messageOf(error).slice(0, 4000) });
-    await run.end(interrupted ? 'KILLED' : 'FAILED');
+  async fail(error: unknown, interrupted: boolean): Promise<void> {
+    await this.run.setTags({ 'thaw.error': messageOf(error).slice(0, 4000) });
+    await this.run.end(interrupted ? 'KILLED' : 'FAILED');
   }
 }

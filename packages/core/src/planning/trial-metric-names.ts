@@ -1,0 +1,17 @@
+import type { ExperimentSpec } from '../spec/experiment-spec.js';
+
+/** The metrics every trial logs (per epoch, then once at the end), by the names a sweep may rank by. */
+export function trialMetricNames(spec: Pick<ExperimentSpec, 'evaluate'>): string[] {
+  const split = spec.evaluate.split;
+  return [
+    'val_accuracy',
+    'val_loss',
+    'accuracy',
+    'loss',
+    `${split}_accuracy`,
+    `${split}_loss`,
+    'epoch_seconds',
+    'train_images_per_second',
+    'trial_seconds',
+  ];
+}
