@@ -4,7 +4,7 @@
  *   node bench/dist/throughput.js [backend …]   (default: every backend that loads except cpu)
  */
 import * as tf from '@tensorflow/tfjs';
-import { BACKEND_NAMES, compileInference, crossEntropy, makeOptimizer, selectBackend, type BackendName } from '@thaw/core';
+import { BACKEND_NAMES, compileInference, makeOptimizer, objectiveFor, selectBackend, type BackendName } from '@thaw/core';
 import { SmallConvnet } from '@thaw/plugins';
 
 const BATCH = 32;
@@ -40,7 +40,8 @@ async function measure(backend: BackendName): Promise<void> {
   const model = await buildModel();
   const x = tf.randomUniform([BATCH, 28, 28, 1]);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, 5, 'int32'), 5);
-  const optimizer = makeOptimizer({ optimizer: 'adam', momentum: 0 }, 1e-3);
+  const optimizer = makeOptimizer('adam', 0, 1e-3);
+  const objective = objectiveFor('softmax', 10);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const seconds = backend === 'cpu' ? 20 : 5;
   const inference = await rate(async () => {
@@ -50,7 +51,7 @@ async function measure(backend: BackendName): Promise<void> {
   }, seconds);
   const training = await rate(async () => {
     const cost = tf.tidy(() =>
-      optimizer.minimize(() => crossEntropy(y, model.apply(x, { training: true }) as tf.Tensor), true, variables)!,
+      optimizer.minimize(() => objective.loss(y, model.apply(x, { training: true }) as tf.Tensor), true, variables)!,
     );
     await cost.data();
     cost.dispose();

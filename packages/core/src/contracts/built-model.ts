@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { InferenceFunction } from '../model/inference-function.js';
 import type { BaseModel, ModelUnit } from './base-model-plugin.js';
+import type { HeadOutput } from '../training/objective.js';
 
 /** The whole network of a trial: input → base → head → class probabilities. */
 export interface BuiltModel {
@@ -12,6 +13,8 @@ export interface BuiltModel {
   readonly headLayers: readonly string[];
   /** Name of the base's last layer: the head starts from its output. */
   readonly baseOutputLayer: string;
+  /** What the head outputs: class probabilities (softmax), or one logit for two classes. */
+  readonly output: HeadOutput;
 }
 
 /** Counts that say what a configuration trains; recorded as params of the run. */

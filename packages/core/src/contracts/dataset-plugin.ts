@@ -3,20 +3,34 @@ import type { Logger } from './logger.js';
 import type { PluginContribution } from './plugin-contribution.js';
 import type { DatasetFacts } from './trial-plan.js';
 
-/** Images (float32 in [0, 1], NHWC) and their class indices (int32). */
-export interface LabeledImages {
-  readonly images: tf.Tensor4D;
-  readonly labels: tf.Tensor1D;
+/**
+ * One split of a dataset: its labels in memory, its images read a batch at a time — from memory,
+ * or decoded from files through a pixel cache — so that no split need fit in memory as float32.
+ */
+export interface ImageSplit {
+  readonly count: number;
+  /** Class index of each image, by row. */
+  readonly labels: Int32Array;
+  /** One image, [height, width, channels]. */
+  readonly imageShape: readonly [number, number, number];
+  /** The images of these rows, in this order, as float32 in [0, 1] (NHWC); the caller disposes. */
+  read(rows: ArrayLike<number>): Promise<tf.Tensor4D>;
+  /** Equal keys mean equal images in equal order: the frozen-feature cache keys on it. */
+  contentKey(): Promise<string>;
+  /** Frees what the split holds (tensors, open files). */
+  dispose(): void;
 }
 
 export interface DatasetSplits {
-  readonly train: LabeledImages;
-  readonly validation: LabeledImages;
-  readonly test: LabeledImages;
+  readonly train: ImageSplit;
+  readonly validation: ImageSplit;
+  readonly test: ImageSplit;
   /** Names of the classes, indexed by label. */
   readonly classNames: readonly string[];
   /** Where the data came from, for the record (a folder, a URL, a bundled subset). */
   readonly source: string;
+  /** Counts worth recording (images skipped as unreadable, files ignored …), logged as params `data.<name>`. */
+  readonly notes?: Readonly<Record<string, number>>;
 }
 
 export interface DatasetContext {

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { LabeledImages } from './dataset-plugin.js';
+import type { ImageSplit } from './dataset-plugin.js';
+import type { HeadOutput } from '../training/objective.js';
 
 export interface ClassMetrics {
   readonly className: string;
@@ -20,5 +21,5 @@ export interface Evaluation {
 /** Stage 6: loss, accuracy, per-class precision/recall and the confusion matrix on a held-out split. */
 export const EvaluateStage = Symbol('EvaluateStage');
 export interface EvaluateStage {
-  evaluate(model: tf.LayersModel, data: LabeledImages, classNames: readonly string[], split: string): Promise<Evaluation>;
+  evaluate(model: tf.LayersModel, output: HeadOutput, data: ImageSplit, classNames: readonly string[], split: string): Promise<Evaluation>;
 }

@@ -1,4 +1,4 @@
-import type { TrainConfig } from '../spec/experiment-spec.js';
+import type { OptimizerName, TrainConfig } from '../spec/experiment-spec.js';
 import type { Logger } from './logger.js';
 import type { ModelUnit } from './base-model-plugin.js';
 import type { PluginContribution } from './plugin-contribution.js';
@@ -13,11 +13,19 @@ export interface Phase {
   readonly trainableUnits: readonly string[];
   /** Layers of trainable units that stay frozen (Keras' fine_tune_at may fall inside a unit). */
   readonly frozenLayers?: readonly string[];
-  /** `frozen`: BN layers inside trainable units stay in inference mode with fixed weights, as Keras advises for fine-tuning. */
-  readonly batchNorm: 'frozen' | 'train';
+  /**
+   * BatchNormalization layers inside trainable units: `frozen` — inference mode, weights fixed;
+   * `inference` — inference mode (moving statistics fixed) while gamma and beta train, as the
+   * Keras tutorial intends with `base(x, training=False)`; `train` — batch statistics, everything trains.
+   */
+  readonly batchNorm: BatchNormMode;
   readonly epochs: number;
   readonly learningRate: number;
+  /** The phase's optimizer (default: train.optimizer), e.g. Adam for the head, RMSprop for fine-tuning. */
+  readonly optimizer?: OptimizerName;
 }
+
+export type BatchNormMode = 'frozen' | 'inference' | 'train';
 
 export interface StrategyContext {
   /** The base's units, ordered input → output. */

@@ -1,5 +1,6 @@
 import type { TrainConfig } from '../spec/experiment-spec.js';
 import type { SeededRandom } from '../training/seeded-random.js';
+import type { HeadOutput } from '../training/objective.js';
 import type { Augmenter } from './augment-stage.js';
 import type { FrozenModel, ModelFacts } from './built-model.js';
 import type { DatasetSplits } from './dataset-plugin.js';
@@ -31,6 +32,8 @@ export interface PhaseRequest {
   readonly phase: Phase;
   /** The network as the freeze stage prepared it for this phase. */
   readonly frozen: FrozenModel;
+  /** What the head outputs (class probabilities, or one logit for two classes). */
+  readonly output: HeadOutput;
   readonly data: DatasetSplits;
   readonly augmenter: Augmenter;
   readonly config: TrainConfig;

@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
 import type { DatasetSplits } from '../contracts/dataset-plugin.js';
 
 /** Frees the tensors of a dataset's three splits. */
 export function disposeSplits(data: DatasetSplits | undefined): void {
   if (!data) return;
-  for (const split of [data.train, data.validation, data.test]) tf.dispose([split.images, split.labels]);
+  for (const split of [data.train, data.validation, data.test]) split.dispose();
 }

@@ -14,6 +14,7 @@ import { TrialPlanner, type Prerequisite, type TrialPlan } from '../contracts/tr
 import { TrialRecorder } from '../contracts/trial-recorder.js';
 import { disposeModel } from '../model/dispose-model.js';
 import { disposeSplits } from '../model/dispose-splits.js';
+import { rescaledSplit } from '../data/mapped-split.js';
 import { modelSummary } from '../model/model-summary.js';
 import { hasSavedModel, saveThawModel } from '../model/thaw-model-folder.js';
 import { ThawContainer } from '../plugins/plugin-registry.js';
@@ -125,7 +126,7 @@ export class TrialPipelineImpl implements TrialPipeline {
         const summary = modelSummary(built.model, built.units);
         const train = await this.trainPhases(plan, built, data, augmenter, events);
         const split = spec.evaluate.split === 'test' ? data.test : data.validation;
-        const evaluation = await this.evaluateStage.evaluate(built.model, split, data.classNames, spec.evaluate.split);
+        const evaluation = await this.evaluateStage.evaluate(built.model, built.output, split, data.classNames, spec.evaluate.split);
         const savedBase = plan.outputBase === undefined ? undefined : await saveBase(built, plan.outputBase, plan, data);
         const result: TrialResult = {
           trial,
@@ -177,6 +178,7 @@ export class TrialPipelineImpl implements TrialPipeline {
         const outcome = await this.trainStage.trainPhase({
           phase,
           frozen,
+          output: built.output,
           data,
           augmenter,
           config,
@@ -205,19 +207,13 @@ function abortCheck(signal: AbortSignal): TrialObserver {
   return { order: -1000, onBatchBegin: check, onEpochBegin: check, onPhaseBegin: check };
 }
 
-/** Maps images from [0, 1] to the range the base expects (e.g. [-1, 1] for MobileNet). */
-function rescaleSplits(data: DatasetSplits, [low, high]: readonly [number, number]): DatasetSplits {
-  if (low === 0 && high === 1) return data;
-  const rescale = (images: tf.Tensor4D) => {
-    const out = tf.tidy(() => images.mul<tf.Tensor4D>(high - low).add<tf.Tensor4D>(low));
-    images.dispose();
-    return out;
-  };
+/** Maps images from [0, 1] to the range the base expects (e.g. [-1, 1] for MobileNet), batch by batch as they are read. */
+function rescaleSplits(data: DatasetSplits, range: readonly [number, number]): DatasetSplits {
   return {
     ...data,
-    train: { ...data.train, images: rescale(data.train.images) },
-    validation: { ...data.validation, images: rescale(data.validation.images) },
-    test: { ...data.test, images: rescale(data.test.images) },
+    train: rescaledSplit(data.train, range),
+    validation: rescaledSplit(data.validation, range),
+    test: rescaledSplit(data.test, range),
   };
 }
 

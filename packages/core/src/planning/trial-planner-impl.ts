@@ -65,6 +65,12 @@ export class TrialPlannerImpl implements TrialPlanner {
       this.datasetFacts(dataSection.plugin, dataSection.options, dataContext),
     );
     checkDataset(data, dataSection.where, spec.evaluate.split);
+    const units = spec.model.head.units;
+    if (units !== undefined && units !== data.classNames.length && !(units === 1 && data.classNames.length === 2)) {
+      throw new ThawError(
+        `${file}: model.head.units: received ${units} for ${data.classNames.length} classes (${data.classNames.join(', ')}); expected ${data.classNames.length}${data.classNames.length === 2 ? ', or 1 for one logit' : ''}`,
+      );
+    }
 
     const base = await remember(memo.bases, memoKey(baseSection, loaded.dir, data.inputShape), () =>
       this.baseFacts(baseSection.plugin, baseSection.options, {
@@ -107,11 +113,10 @@ export class TrialPlannerImpl implements TrialPlanner {
     if (plugin.check) return plugin.check(options, context);
     const data = await plugin.load(options, context);
     try {
-      const [, height, width, channels] = data.train.images.shape;
       return {
-        inputShape: [height, width, channels],
+        inputShape: data.train.imageShape,
         classNames: data.classNames,
-        counts: { train: data.train.labels.shape[0], validation: data.validation.labels.shape[0], test: data.test.labels.shape[0] },
+        counts: { train: data.train.count, validation: data.validation.count, test: data.test.count },
         source: data.source,
       };
     } finally {

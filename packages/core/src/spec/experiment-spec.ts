@@ -29,6 +29,9 @@ const augmentOp = z.discriminatedUnion(
   { error: 'expected an augmentation with op: flip, rotation, zoom, translation or contrast' },
 );
 
+export const optimizerName = z.enum(['adam', 'sgd', 'rmsprop'], { error: 'expected adam, sgd or rmsprop' });
+export type OptimizerName = z.output<typeof optimizerName>;
+
 const positiveInt = (what: string) =>
   z
     .number({ error: `expected a positive integer (${what})` })
@@ -92,6 +95,8 @@ export const ExperimentSpecSchema = z.strictObject({
         pooling: z.enum(['average', 'max', 'flatten']).default('average'),
         hidden: z.array(positiveInt('units of a hidden dense layer')).default([]),
         dropout: z.number().min(0, { error: 'expected a rate >= 0' }).lt(1, { error: 'expected a rate < 1' }).default(0.2),
+        /** Outputs: one per class (softmax), or 1 for two classes: one logit with binary cross-entropy, as Keras' Dense(1). */
+        units: positiveInt('outputs of the last dense layer: the number of classes, or 1 for two classes').optional(),
       })
       .prefault({}),
   }),
@@ -100,7 +105,7 @@ export const ExperimentSpecSchema = z.strictObject({
     .strictObject({
       epochs: positiveInt('epochs').default(10),
       batchSize: positiveInt('images per batch').default(32),
-      optimizer: z.enum(['adam', 'sgd', 'rmsprop'], { error: 'expected adam, sgd or rmsprop' }).default('adam'),
+      optimizer: optimizerName.default('adam'),
       learningRate: z.number().positive({ error: 'expected a learning rate > 0' }).default(1e-3),
       momentum: z.number().min(0).lt(1).default(0),
       earlyStopping: earlyStopping.optional(),

@@ -8,6 +8,7 @@ import type { TrialPlan } from '../contracts/trial-plan.js';
 import { ThawError } from '../errors/thaw-error.js';
 import { disposeModel } from '../model/dispose-model.js';
 import type { HeadConfig } from '../spec/experiment-spec.js';
+import type { HeadOutput } from '../training/objective.js';
 
 @injectable()
 export class BuildStageImpl implements BuildStage {
@@ -50,14 +51,23 @@ function addHead(base: BaseModel, head: HeadConfig, classes: number): BuiltModel
   }
   head.hidden.forEach((units, index) => layers.push(tf.layers.dense({ units, activation: 'relu', name: `head_dense_${index + 1}` })));
   if (head.dropout > 0) layers.push(tf.layers.dropout({ rate: head.dropout, name: 'head_dropout' }));
-  layers.push(tf.layers.dense({ units: classes, activation: 'softmax', name: 'head_output' }));
-  const output = layers.reduce<tf.SymbolicTensor>((tensor, layer) => layer.apply(tensor) as tf.SymbolicTensor, baseOutput);
-  const model = tf.model({ inputs: base.model.inputs, outputs: output, name: 'thaw_model' });
+  // One logit for two classes (Keras' Dense(1) with from_logits), else one probability per class.
+  const output: HeadOutput = head.units === 1 ? 'logit' : 'softmax';
+  layers.push(
+    tf.layers.dense({
+      units: output === 'logit' ? 1 : classes,
+      activation: output === 'logit' ? 'linear' : 'softmax',
+      name: 'head_output',
+    }),
+  );
+  const outputTensor = layers.reduce<tf.SymbolicTensor>((tensor, layer) => layer.apply(tensor) as tf.SymbolicTensor, baseOutput);
+  const model = tf.model({ inputs: base.model.inputs, outputs: outputTensor, name: 'thaw_model' });
   return {
     model,
     base,
     units: base.units,
     headLayers: layers.map((layer) => layer.name),
     baseOutputLayer: base.model.outputLayers[0]!.name,
+    output,
   };
 }

@@ -1,25 +1,25 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { injectable } from 'inversify';
-import type { LabeledImages } from '../contracts/dataset-plugin.js';
+import type { ImageSplit } from '../contracts/dataset-plugin.js';
+import { labeledBatches } from '../data/labeled-batches.js';
 import type { ClassMetrics, EvaluateStage, Evaluation } from '../contracts/evaluate-stage.js';
-import { crossEntropy, predictAll } from '../training/batches.js';
+import { predictBatches } from '../training/batches.js';
+import { objectiveFor, type HeadOutput } from '../training/objective.js';
 
 const EVALUATION_BATCH = 128;
 
 @injectable()
 export class EvaluateStageImpl implements EvaluateStage {
-  async evaluate(model: tf.LayersModel, data: LabeledImages, classNames: readonly string[], split: string): Promise<Evaluation> {
+  async evaluate(
+    model: tf.LayersModel,
+    output: HeadOutput,
+    data: ImageSplit,
+    classNames: readonly string[],
+    split: string,
+  ): Promise<Evaluation> {
     const classes = classNames.length;
-    const [lossTensor, predictedTensor] = tf.tidy((): [tf.Scalar, tf.Tensor] => {
-      const probabilities = predictAll(model, data.images, EVALUATION_BATCH);
-      return [crossEntropy(tf.oneHot(data.labels, classes), probabilities), tf.argMax(probabilities, -1)];
-    });
-    const loss = (await lossTensor.data())[0]!;
-    const predicted = await predictedTensor.data();
-    const truth = await data.labels.data();
-    lossTensor.dispose();
-    predictedTensor.dispose();
-
+    const { loss, predicted } = await predictBatches(model, labeledBatches(data, EVALUATION_BATCH), objectiveFor(output, classes));
+    const truth = data.labels;
     const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
     truth.forEach((label, index) => (confusion[label]![predicted[index]!]! += 1));
     const perClass: ClassMetrics[] = classNames.map((className, c) => {

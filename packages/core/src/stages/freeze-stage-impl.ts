@@ -50,11 +50,13 @@ export class FreezeStageImpl implements FreezeStage {
       const unit = unitOfLayer.get(layer.name);
       const inTrainablePart =
         headLayers.has(layer.name) || (unit !== undefined && trainableUnits.has(unit.name) && !frozenLayers.has(layer.name));
-      const frozenBatchNorm = isBatchNormalization(layer) && (!inTrainablePart || phase.batchNorm === 'frozen');
-      const trainable = inTrainablePart && !frozenBatchNorm;
+      const batchNorm = isBatchNormalization(layer);
+      // Frozen BN: fixed weights and statistics. Inference BN: fixed statistics, gamma and beta train.
+      const fixedWeights = batchNorm && (!inTrainablePart || phase.batchNorm === 'frozen');
+      const fixedStatistics = batchNorm && (!inTrainablePart || phase.batchNorm !== 'train');
       changed.push({ layer, trainable: layer.trainable });
-      layer.trainable = trainable;
-      if (isBatchNormalization(layer)) setInferenceMode(layer, frozenBatchNorm);
+      layer.trainable = inTrainablePart && !fixedWeights;
+      if (batchNorm) setInferenceMode(layer, fixedStatistics);
     }
 
     const lowest = built.units.findIndex((unit) => trainableUnits.has(unit.name));

@@ -14,7 +14,7 @@ export class LoadStageImpl implements LoadStage {
     const { plugin, options, where, facts } = plan.data;
     const data = await plugin.load(options, { specDir: plan.loaded.dir, seed: plan.loaded.spec.seed, log: this.log, where });
     // The plan was made from the plugin's check; a plugin whose load disagrees with it is at fault, not the spec.
-    const shape = data.train.images.shape.slice(1);
+    const shape = data.train.imageShape;
     if (shape.join() !== facts.inputShape.join() || data.classNames.join('\n') !== facts.classNames.join('\n')) {
       disposeSplits(data);
       throw new ThawError(

@@ -1,30 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
+import type { ImageSplit } from '../contracts/dataset-plugin.js';
 import type { EpochLogs, PhaseRequest, PhaseResult, TrainStage } from '../contracts/train-stage.js';
+import { labeledBatches } from '../data/labeled-batches.js';
+import { splitBatches } from '../data/split-batches.js';
+import { predictBatches, tensorBatches } from '../training/batches.js';
 import { EarlyStopping } from '../training/early-stopping.js';
-import { makeOptimizer } from '../training/make-optimizer.js';
-import type { InferenceFunction } from '../model/inference-function.js';
 import { FrozenFeatureCache } from '../training/frozen-feature-cache.js';
-import { countCorrect, crossEntropy, lossAndAccuracy } from '../training/batches.js';
+import { makeOptimizer } from '../training/make-optimizer.js';
+import { objectiveFor, type Objective } from '../training/objective.js';
+
+/** Features larger than this (all rows of a split, float32) are not precomputed: the frozen part runs per batch instead. */
+const FEATURE_BYTES_LIMIT = Number(process.env['THAW_FEATURE_CACHE_MB'] ?? 1024) * 2 ** 20;
 
 /**
  * Inputs of the trainable part for one phase. Below the cut the network is a fixed function, so
- * when nothing random comes before it its outputs come from the frozen-feature cache (computed
- * once, reused every epoch and by later trials); otherwise each batch is augmented and passed
- * through the frozen prefix in inference mode.
+ * when nothing random comes before it and its outputs fit, they come from the frozen-feature cache
+ * (computed once, reused every epoch and by later trials); otherwise each batch is read, augmented
+ * and passed through the frozen prefix in inference mode.
  */
-/** An inference function over many images, a batch at a time, concatenated. */
-function runInBatches(inference: InferenceFunction, images: tf.Tensor4D, batchSize: number): tf.Tensor {
-  return tf.tidy(() => {
-    const count = images.shape[0];
-    const parts: tf.Tensor[] = [];
-    for (let start = 0; start < count; start += batchSize) {
-      parts.push(inference.run(images.slice(start, Math.min(batchSize, count - start))));
-    }
-    return parts.length === 1 ? parts[0]! : tf.concat(parts);
-  });
-}
-
 class PhaseInputs {
   private constructor(
     private readonly request: PhaseRequest,
@@ -36,35 +30,65 @@ class PhaseInputs {
     const { data, augmenter, config, frozen } = request;
     const prefix = frozen.frozenPrefix;
     if (!prefix || !config.cacheFrozen) return new PhaseInputs(request, undefined, undefined);
-    const compute = (images: tf.Tensor4D) => runInBatches(frozen.frozenInference!, images, config.batchSize);
-    const train = augmenter.active ? undefined : await cache.features(prefix, data.train.images, compute);
-    return new PhaseInputs(request, train, await cache.features(prefix, data.validation.images, compute));
+    const featureSize = (prefix.outputs[0]!.shape.slice(1) as number[]).reduce((a, b) => a * b, 1) * 4;
+    const fits = (split: ImageSplit) => split.count * featureSize <= FEATURE_BYTES_LIMIT;
+    const compute = (split: ImageSplit) => () => runFrozen(split, config.batchSize, (images) => frozen.frozenInference!.run(images));
+    const train = augmenter.active || !fits(data.train) ? undefined : await cache.features(prefix, data.train, compute(data.train));
+    const validation = fits(data.validation) ? await cache.features(prefix, data.validation, compute(data.validation)) : undefined;
+    return new PhaseInputs(request, train, validation);
   }
 
-  /** The trainable part's input for the given training rows (caller disposes, e.g. within tidy). */
-  batch(indices: tf.Tensor1D): tf.Tensor {
-    if (this.trainFeatures) return tf.gather(this.trainFeatures, indices);
-    const images = this.request.augmenter.apply(tf.gather<tf.Tensor4D>(this.request.data.train.images, indices));
-    const inference = this.request.frozen.frozenInference;
-    return inference ? inference.run(images) : images;
-  }
-
-  /** Loss and accuracy on the validation split; without the cache the frozen part runs again, as it would in Keras' fit. */
-  async validate(classes: number): Promise<{ loss: number; accuracy: number }> {
-    const { data, config } = this.request;
-    const inference = this.request.frozen.frozenInference;
-    const features =
-      this.validationFeatures ?? (inference ? runInBatches(inference, data.validation.images, config.batchSize) : data.validation.images);
-    try {
-      return await lossAndAccuracy(this.request.frozen.trainable, features, data.validation.labels, classes, config.batchSize);
-    } finally {
-      if (features !== this.validationFeatures && features !== data.validation.images) features.dispose();
+  /** The trainable part's inputs for a batch of training rows, read ahead one batch. */
+  async *epoch(order: Uint32Array | Int32Array): AsyncGenerator<{ inputs: tf.Tensor; rows: Int32Array }> {
+    const { data, config, augmenter, frozen } = this.request;
+    if (this.trainFeatures) {
+      for (let start = 0; start < order.length; start += config.batchSize) {
+        const rows = Int32Array.from(order.subarray(start, Math.min(start + config.batchSize, order.length)));
+        yield { inputs: tf.tidy(() => tf.gather(this.trainFeatures!, tf.tensor1d(rows, 'int32'))), rows };
+      }
+      return;
     }
+    for await (const { images, rows } of splitBatches(data.train, config.batchSize, order)) {
+      const inputs = tf.tidy(() => {
+        const augmented = augmenter.apply(images);
+        return frozen.frozenInference ? frozen.frozenInference.run(augmented) : augmented;
+      });
+      if (inputs !== images) images.dispose();
+      yield { inputs, rows };
+    }
+  }
+
+  /** Loss and accuracy on the validation split; without cached features the frozen part runs again, as it would in Keras' fit. */
+  async validate(objective: Objective): Promise<{ loss: number; accuracy: number }> {
+    const { data, config, frozen } = this.request;
+    const batches = this.validationFeatures
+      ? tensorBatches(this.validationFeatures, data.validation.labels, config.batchSize)
+      : labeledBatches(
+          data.validation,
+          config.batchSize,
+          frozen.frozenInference ? (images) => frozen.frozenInference!.run(images) : undefined,
+        );
+    const { loss, accuracy } = await predictBatches(frozen.trainable, batches, objective);
+    return { loss, accuracy };
   }
 
   dispose(): void {
     this.trainFeatures?.dispose();
     this.validationFeatures?.dispose();
+  }
+}
+
+/** The frozen part's outputs for every row of a split, computed a batch at a time and concatenated. */
+async function runFrozen(split: ImageSplit, batchSize: number, run: (images: tf.Tensor4D) => tf.Tensor): Promise<tf.Tensor> {
+  const parts: tf.Tensor[] = [];
+  try {
+    for await (const { images } of splitBatches(split, batchSize)) {
+      parts.push(run(images));
+      images.dispose();
+    }
+    return parts.length === 1 ? parts[0]! : tf.concat(parts);
+  } finally {
+    if (parts.length > 1) tf.dispose(parts);
   }
 }
 
@@ -74,13 +98,13 @@ export class TrainStageImpl implements TrainStage {
 
   async trainPhase(request: PhaseRequest): Promise<PhaseResult> {
     const { data, config, events, phase, frozen, random, firstEpoch } = request;
-    const classes = data.classNames.length;
+    const objective = objectiveFor(request.output, data.classNames.length);
     const model = frozen.trainable;
     const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
-    const optimizer = makeOptimizer(config, phase.learningRate);
+    const optimizer = makeOptimizer(phase.optimizer ?? config.optimizer, config.momentum, phase.learningRate);
     const inputs = await PhaseInputs.create(request, this.cache);
     const stopping = config.earlyStopping ? new EarlyStopping(config.earlyStopping, variables) : undefined;
-    const count = data.train.labels.shape[0];
+    const count = data.train.count;
     const logs: EpochLogs[] = [];
     let images = 0;
     let seconds = 0;
@@ -96,30 +120,35 @@ export class TrainStageImpl implements TrainStage {
         const perBatch = events.listens('onBatchEnd');
         let lossSum: tf.Tensor = tf.scalar(0);
         let correctSum: tf.Tensor = tf.scalar(0);
-        for (let start = 0, batch = 0; start < count; start += config.batchSize, batch++) {
-          await events.emit('onBatchBegin', epoch, batch);
-          const rows = order.subarray(start, Math.min(start + config.batchSize, count));
-          const [loss, correct] = tf.tidy(() => {
-            const indices = tf.tensor1d(rows, 'int32');
-            const x = inputs.batch(indices);
-            const y = tf.oneHot(tf.gather(data.train.labels, indices), classes);
-            let correctCount: tf.Scalar | undefined;
-            const cost = optimizer.minimize(
-              () => {
-                const probabilities = model.apply(x, { training: true }) as tf.Tensor;
-                correctCount = tf.keep(countCorrect(y, probabilities));
-                return crossEntropy(y, probabilities);
-              },
-              true,
-              variables,
-            )!;
-            return [cost, correctCount!];
-          });
+        let batch = 0;
+        for await (const { inputs: x, rows } of inputs.epoch(order)) {
+          let loss: tf.Scalar;
+          let correct: tf.Scalar;
+          try {
+            await events.emit('onBatchBegin', epoch, batch);
+            [loss, correct] = tf.tidy(() => {
+              const y = objective.targets(rows.map((row) => data.train.labels[row]!));
+              let correctCount: tf.Scalar | undefined;
+              const cost = optimizer.minimize(
+                () => {
+                  const outputs = model.apply(x, { training: true }) as tf.Tensor;
+                  correctCount = tf.keep(objective.correct(y, outputs));
+                  return objective.loss(y, outputs);
+                },
+                true,
+                variables,
+              )!;
+              return [cost, correctCount!];
+            });
+          } finally {
+            x.dispose();
+          }
           const [nextLoss, nextCorrect] = [tf.tidy(() => lossSum.add(loss.mul(rows.length))), tf.tidy(() => correctSum.add(correct))];
           tf.dispose([lossSum, correctSum]);
           [lossSum, correctSum] = [nextLoss, nextCorrect];
           if (perBatch) await events.emit('onBatchEnd', { epoch, batch, size: rows.length, loss: (await loss.data())[0]! });
           tf.dispose([loss, correct]);
+          batch++;
         }
         const trainLoss = (await lossSum.data())[0]! / count;
         const trainAccuracy = (await correctSum.data())[0]! / count;
@@ -127,7 +156,7 @@ export class TrainStageImpl implements TrainStage {
         const trainSeconds = (performance.now() - started) / 1000;
         images += count;
         seconds += trainSeconds;
-        const validation = await inputs.validate(classes);
+        const validation = await inputs.validate(objective);
         const epochLogs: EpochLogs = {
           epoch,
           phase: phase.name,

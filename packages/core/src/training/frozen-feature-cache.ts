@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { ImageSplit } from '../contracts/dataset-plugin.js';
 
 export interface FeatureCacheOptions {
   /** Bytes of features kept in memory (least recently used evicted first). */
@@ -36,20 +37,19 @@ export interface FrozenFeatureCache {
    * `compute(images)` — the frozen prefix's output — from the cache when possible; the caller
    * disposes it. The key is the prefix (architecture and weights), the images and the backend.
    */
-  features(prefix: tf.LayersModel, images: tf.Tensor4D, compute: (images: tf.Tensor4D) => tf.Tensor): Promise<tf.Tensor>;
+  features(prefix: tf.LayersModel, images: ImageSplit, compute: () => Promise<tf.Tensor>): Promise<tf.Tensor>;
   stats(): FeatureCacheStats;
   clear(): Promise<void>;
 }
 
 export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
   private readonly memory = new Map<string, Entry>();
-  private readonly imageHashes = new WeakMap<tf.Tensor, string>();
   private readonly counters = { hits: 0, diskHits: 0, misses: 0 };
   private bytes = 0;
 
   constructor(private readonly options: FeatureCacheOptions) {}
 
-  async features(prefix: tf.LayersModel, images: tf.Tensor4D, compute: (images: tf.Tensor4D) => tf.Tensor): Promise<tf.Tensor> {
+  async features(prefix: tf.LayersModel, images: ImageSplit, compute: () => Promise<tf.Tensor>): Promise<tf.Tensor> {
     const key = await this.key(prefix, images);
     const cached = this.memory.get(key);
     if (cached) {
@@ -65,7 +65,7 @@ export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
       return tf.tensor(fromDisk.values, fromDisk.shape);
     }
     this.counters.misses++;
-    const features = compute(images);
+    const features = await compute();
     const entry: Entry = { shape: features.shape, values: (await features.data()) as Float32Array };
     this.remember(key, entry);
     await this.writeDisk(key, entry);
@@ -83,7 +83,7 @@ export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
   }
 
   /** Hash of the prefix's topology and weights, the images and the backend (kernels differ in rounding). */
-  private async key(prefix: tf.LayersModel, images: tf.Tensor4D): Promise<string> {
+  private async key(prefix: tf.LayersModel, images: ImageSplit): Promise<string> {
     const hash = createHash('sha256');
     hash.update(tf.getBackend());
     hash.update(JSON.stringify(prefix.outputs.map((output) => output.shape)));
@@ -91,13 +91,10 @@ export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
       hash.update(JSON.stringify([layer.getClassName(), layer.getConfig()]));
       for (const weight of layer.weights) hash.update(new Uint8Array(((await weight.read().data()) as Float32Array).buffer));
     }
-    let imageHash = this.imageHashes.get(images);
-    if (imageHash === undefined) {
-      const values = (await images.data()) as Float32Array;
-      imageHash = createHash('sha256').update(JSON.stringify(images.shape)).update(new Uint8Array(values.buffer)).digest('hex');
-      this.imageHashes.set(images, imageHash);
-    }
-    return hash.update(imageHash).digest('hex').slice(0, 32);
+    return hash
+      .update(await images.contentKey())
+      .digest('hex')
+      .slice(0, 32);
   }
 
   private remember(key: string, entry: Entry): void {

@@ -9,7 +9,8 @@ import {
   type DatasetFacts,
   type DatasetPlugin,
   type DatasetSplits,
-  type LabeledImages,
+  type ImageSplit,
+  inMemorySplit,
 } from '@thaw/core';
 import { readIdx, type IdxData } from './idx-file.js';
 import { FASHION_MNIST_FILES, FASHION_MNIST_URL, findFashionMnist, type FashionMnistFolder } from './fashion-mnist-files.js';
@@ -175,7 +176,7 @@ function shuffle(indices: readonly number[], random: SeededRandom): number[] {
 }
 
 /** Images as float32 in [0, 1], [n, 28, 28, 1]; labels are positions in `byClass` (the class order of the spec). */
-function toTensors(images: IdxData, byClass: readonly number[][]): LabeledImages {
+function toTensors(images: IdxData, byClass: readonly number[][]): ImageSplit {
   const count = byClass.reduce((sum, list) => sum + list.length, 0);
   const pixels = new Float32Array(count * 784);
   const labels = new Int32Array(count);
@@ -188,5 +189,5 @@ function toTensors(images: IdxData, byClass: readonly number[][]): LabeledImages
       row++;
     }
   });
-  return { images: tf.tensor4d(pixels, [count, 28, 28, 1]), labels: tf.tensor1d(labels, 'int32') };
+  return inMemorySplit(tf.tensor4d(pixels, [count, 28, 28, 1]), labels);
 }
