@@ -59,6 +59,32 @@ describe('freezing', () => {
     for (const block of ['block1', 'block2', 'block3']) expect(untouched(stats[block]!), block).to.equal(true);
   });
 
+  it('with batchNorm: inference (the default), trains gamma and beta of unfrozen BN layers while their statistics stay fixed', async () => {
+    const container = await testContainer(dir);
+    const gammaBeta: Record<string, number[]> = {};
+    container.bind(TrialObserver).toConstantValue({
+      async onTrialEnd(result: TrialResult) {
+        for (const unit of result.built.units) {
+          const weights = result.built.model.getLayer(`${unit.name}_bn`).weights;
+          const values = await Promise.all(
+            ['gamma', 'beta'].map((n) =>
+              weights
+                .find((w) => w.name.includes(n))!
+                .read()
+                .data(),
+            ),
+          );
+          gammaBeta[unit.name] = values.flatMap((v) => Array.from(v));
+        }
+      },
+    } satisfies TrialObserver);
+    const stats = await trainAndReadBatchNorm(container, dir, { plugin: 'fine-tune', unfreeze: 1 });
+    for (const block of ['block1', 'block2', 'block3']) expect(untouched(stats[block]!), block).to.equal(true);
+    const initial = (values: number[]) => values.every((v, i) => v === (i < values.length / 2 ? 1 : 0));
+    expect(initial(gammaBeta['block2']!), 'block2 (frozen)').to.equal(true);
+    expect(initial(gammaBeta['block3']!), 'block3 (unfrozen: gamma and beta train)').to.equal(false);
+  });
+
   it('gives feature-extraction and fine-tune with unfreeze 0 the same trainable set and the same results', async () => {
     const run = async (strategy: Record<string, unknown>, name: string) => {
       const container = await testContainer(dir);

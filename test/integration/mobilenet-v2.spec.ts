@@ -5,6 +5,7 @@ import {
   BuildStage,
   FreezeStage,
   TrialPlanner,
+  ModelInspection,
   ThawError,
   TrialPipeline,
   disposeModel,
@@ -94,6 +95,25 @@ describe('mobilenet-v2 base', function () {
     } finally {
       disposeModel(built.model);
     }
+  });
+
+  it('thaw summary of the Keras tutorial model (alpha 1.0, 160 px, fineTuneAt 100, Dense(1)): 56 trainable variables, 1,862,721 trainable params', async () => {
+    const container = await testContainer(dir);
+    const loaded = await loadTinySpec(
+      dir,
+      {
+        data: { plugin: 'fashion-mnist', classes: [0, 1], trainPerClass: 2, validationPerClass: 2, testPerClass: 2 },
+        model: { base: { plugin: 'mobilenet-v2', alpha: 1.0, size: 160 }, head: { units: 1, dropout: 0.2 } },
+        strategy: { plugin: 'fine-tune', unfreeze: { fineTuneAt: 100 }, headFirst: { epochs: 1 } },
+      },
+      'tutorial-summary.yaml',
+    );
+    const plan = await container.get<TrialPlanner>(TrialPlanner).plan(loaded);
+    const summary = await container.get<ModelInspection>(ModelInspection).describe(plan);
+    // Keras: model.summary() after base_model.trainable = True; layers[:100] frozen; Dense(1) on pooled features.
+    expect(summary).to.match(/trainable params\s+1,862,721\n/);
+    expect(summary).to.match(/trainable variables\s+56\n/);
+    expect(summary).to.match(/trainable base layers\s+54\n/);
   });
 
   it('loads weights by layer name: saved and loaded, the outputs are identical', async () => {

@@ -1,19 +1,24 @@
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import { ThawError, type Phase, type StrategyContext, type StrategyPlugin } from '@thaw/core';
+import { ThawError, optimizerName, type Phase, type StrategyContext, type StrategyPlugin } from '@thaw/core';
 
 const batchNorm = z
-  .enum(['frozen', 'train'])
-  .default('frozen')
-  .describe('BatchNormalization inside unfrozen units: frozen (inference mode, Keras advice) or train');
+  .enum(['inference', 'frozen', 'train'])
+  .default('inference')
+  .describe(
+    'BatchNormalization inside unfrozen units: inference (moving statistics fixed, gamma and beta train: the Keras tutorial), frozen (nothing of BN trains) or train (batch statistics)',
+  );
+
+const optimizer = optimizerName.optional();
 
 const headFirst = z
   .strictObject({
     epochs: z.number().int().min(1),
     learningRate: z.number().positive().optional(),
+    optimizer: optimizer.describe('optimizer of the head phase (default train.optimizer)'),
   })
   .optional()
-  .describe('train the head alone first (epochs, learningRate), then unfreeze');
+  .describe('train the head alone first (epochs, learningRate, optimizer), then unfreeze');
 
 const fineTuneOptions = z.strictObject({
   unfreeze: z
@@ -33,6 +38,7 @@ const fineTuneOptions = z.strictObject({
   batchNorm,
   headFirst,
   learningRate: z.number().positive().optional().describe('learning rate of the unfrozen phase (default train.learningRate)'),
+  optimizer: optimizer.describe('optimizer of the unfrozen phase (default train.optimizer), e.g. rmsprop as the Keras tutorial'),
 });
 export type FineTuneOptions = z.output<typeof fineTuneOptions>;
 
@@ -91,6 +97,7 @@ export class FineTuneStrategy implements StrategyPlugin<FineTuneOptions> {
         batchNorm: 'frozen',
         epochs: options.headFirst.epochs,
         learningRate: options.headFirst.learningRate ?? context.train.learningRate,
+        ...(options.headFirst.optimizer === undefined ? {} : { optimizer: options.headFirst.optimizer }),
       });
     }
     phases.push({
@@ -100,6 +107,7 @@ export class FineTuneStrategy implements StrategyPlugin<FineTuneOptions> {
       batchNorm: options.batchNorm,
       epochs: context.train.epochs,
       learningRate: depth > 0 && options.learningRate !== undefined ? options.learningRate : context.train.learningRate,
+      ...(depth > 0 && options.optimizer !== undefined ? { optimizer: options.optimizer } : {}),
     });
     return phases;
   }
