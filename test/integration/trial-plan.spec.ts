@@ -9,8 +9,8 @@ import { temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
 async function thaw(...argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
   const writes = { stderr: '', stdout: '' };
   const originals = { stderr: process.stderr.write.bind(process.stderr), stdout: process.stdout.write.bind(process.stdout) };
-  process.stderr.write = ((chunk: string | Uint8Array) => ((writes.stderr += String(chunk)), true));
-  process.stdout.write = ((chunk: string | Uint8Array) => ((writes.stdout += String(chunk)), true));
+  process.stderr.write = (chunk: string | Uint8Array) => ((writes.stderr += String(chunk)), true);
+  process.stdout.write = (chunk: string | Uint8Array) => ((writes.stdout += String(chunk)), true);
   const exitCode = process.exitCode;
   try {
     const code = await main(argv);

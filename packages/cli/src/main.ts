@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { ThawError, TrialInterrupted, messageOf } from '@thaw/core';
+import { dataCommand } from './commands/data-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { nativeCommand } from './commands/native-command.js';
 import { pluginCommand } from './commands/plugin-command.js';
@@ -23,6 +24,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(workerCommand)
     .command(syncCommand)
     .command(summaryCommand)
+    .command(dataCommand)
     .command(pluginsCommand)
     .command(pluginCommand)
     .command(nativeCommand)

@@ -14,3 +14,6 @@ export * from './base-models/thaw-resizing.js';
 export * from './base-models/mobilenet-v1.js';
 export * from './base-models/copy-layers.js';
 export * from './base-models/load-layers-model-from.js';
+export * from './datasets/images/index.js';
+export * from './datasets/image-folder/image-folder-dataset.js';
+export * from './datasets/csv/csv-dataset.js';

@@ -6,6 +6,8 @@ import { MobileNetV1Base } from './base-models/mobilenet-v1.js';
 import { MobileNetV2Base } from './base-models/mobilenet-v2.js';
 import { SmallConvnet } from './base-models/small-convnet.js';
 import { FashionMnistDataset } from './datasets/fashion-mnist/fashion-mnist-dataset.js';
+import { ImageFolderDataset } from './datasets/image-folder/image-folder-dataset.js';
+import { CsvDataset } from './datasets/csv/csv-dataset.js';
 import { FeatureExtractionStrategy, FineTuneStrategy } from './strategies/fine-tune-strategy.js';
 
 /** thaw's built-in base models, strategies and datasets. */
@@ -26,6 +28,10 @@ export const pluginsModule = new ContainerModule(({ bind }) => {
   bind(StrategyPlugin).toService(FeatureExtractionStrategy);
   bind(FashionMnistDataset).toSelf().inSingletonScope();
   bind(DatasetPlugin).toService(FashionMnistDataset);
+  bind(ImageFolderDataset).toSelf().inSingletonScope();
+  bind(DatasetPlugin).toService(ImageFolderDataset);
+  bind(CsvDataset).toSelf().inSingletonScope();
+  bind(DatasetPlugin).toService(CsvDataset);
 });
 
 export default pluginsModule;

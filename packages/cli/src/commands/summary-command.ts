@@ -19,7 +19,7 @@ export const summaryCommand: CommandModule<object, SummaryArgs> = {
       .option('backend', { choices: ['auto', ...BACKEND_NAMES] as const, default: 'auto' as const, describe: 'TF.js backend' }),
   handler: async (args) => {
     const loaded = await loadSpec(args.spec, args.set);
-    const container = await createCliContainer({ logger: consoleLogger });
+    const container = await createCliContainer({ logger: consoleLogger, spec: loaded.spec });
     await loadSpecPlugins(container, loaded);
     await selectBackend(args.backend);
     const plan = await container.get<TrialPlanner>(TrialPlanner).plan(loaded);

@@ -40,6 +40,8 @@ export interface DatasetContext {
   readonly log: Logger;
   /** `experiments/x.yaml: data`, for error messages. */
   readonly where: string;
+  /** The square input size the spec sets for its base (`model.base.size`), when it sets one: the default size of image datasets. */
+  readonly baseSize?: number;
 }
 
 export const DatasetPlugin = Symbol('DatasetPlugin');

@@ -31,6 +31,8 @@ export interface TrialResult {
   readonly train: TrainResult;
   readonly evaluation: Evaluation;
   readonly dataSource: string;
+  /** What the dataset counted (images skipped, files ignored …), recorded as params `data.<name>`. */
+  readonly dataNotes: Readonly<Record<string, number>>;
   /** Keras-style model.summary() and the units, taken right after the build. */
   readonly modelSummary: string;
   readonly seconds: number;

@@ -136,6 +136,7 @@ export class TrialPipelineImpl implements TrialPipeline {
           train,
           evaluation,
           dataSource: data.source,
+          dataNotes: data.notes ?? {},
           modelSummary: summary,
           seconds: (performance.now() - started) / 1000,
           ...(savedBase === undefined ? {} : { savedBase }),

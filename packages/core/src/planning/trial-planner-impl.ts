@@ -31,37 +31,34 @@ import { displayPath } from '../util/display-path.js';
  */
 @injectable()
 export class TrialPlannerImpl implements TrialPlanner {
-  /** Specs being planned, innermost last: a base that needs itself is refused. */
-  private readonly planning: string[] = [];
-
   constructor(
     @inject(PluginRegistry) private readonly registry: PluginRegistry,
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  async plan(loaded: LoadedSpec, memo: PlanningMemo = planningMemo()): Promise<TrialPlan> {
-    if (this.planning.includes(loaded.file)) {
-      throw new ThawError(
-        `${displayPath(loaded.file)}: its base depends on itself (${[...this.planning, loaded.file].map(displayPath).join(' → ')})`,
-      );
-    }
-    this.planning.push(loaded.file);
-    try {
-      return await this.planSpec(loaded, memo);
-    } finally {
-      this.planning.pop();
-    }
+  plan(loaded: LoadedSpec, memo: PlanningMemo = planningMemo()): Promise<TrialPlan> {
+    return this.planChain(loaded, memo, []);
   }
 
-  private async planSpec(loaded: LoadedSpec, memo: PlanningMemo): Promise<TrialPlan> {
+  /** `chain`: the specs whose bases lead here, outermost first; a base that needs itself is refused before it is awaited. */
+  private async planChain(loaded: LoadedSpec, memo: PlanningMemo, chain: readonly string[]): Promise<TrialPlan> {
+    if (chain.includes(loaded.file)) {
+      throw new ThawError(
+        `${displayPath(loaded.file)}: its base depends on itself (${[...chain, loaded.file].map(displayPath).join(' → ')})`,
+      );
+    }
+    return this.planSpec(loaded, memo, [...chain, loaded.file]);
+  }
+
+  private async planSpec(loaded: LoadedSpec, memo: PlanningMemo, chain: readonly string[]): Promise<TrialPlan> {
     const { spec } = loaded;
     const file = displayPath(loaded.file);
     const dataSection = resolveSection(spec.data, `${file}: data`, (id, where) => this.registry.dataset(id, where));
     const baseSection = resolveSection(spec.model.base, `${file}: model.base`, (id, where) => this.registry.baseModel(id, where));
     const strategySection = resolveSection(spec.strategy, `${file}: strategy`, (id, where) => this.registry.strategy(id, where));
 
-    const dataContext: DatasetContext = { specDir: loaded.dir, seed: spec.seed, log: this.log, where: dataSection.where };
-    const data = await remember(memo.datasets, memoKey(dataSection, loaded.dir), () =>
+    const dataContext = datasetContext(loaded, this.log, dataSection.where);
+    const data = await remember(memo.datasets, memoKey(dataSection, loaded.dir, dataContext.seed, dataContext.baseSize), () =>
       this.datasetFacts(dataSection.plugin, dataSection.options, dataContext),
     );
     checkDataset(data, dataSection.where, spec.evaluate.split);
@@ -79,7 +76,7 @@ export class TrialPlannerImpl implements TrialPlanner {
         specDir: loaded.dir,
         log: this.log,
         where: baseSection.where,
-        planSpec: async (specFile) => this.plan(await loadSpec(specFile), memo),
+        planSpec: async (specFile) => this.planChain(await loadSpec(specFile), memo, chain),
       }),
     );
     checkBase(base, baseSection.where, data.inputShape);
@@ -137,6 +134,18 @@ export class TrialPlannerImpl implements TrialPlanner {
       disposeModel(base.model);
     }
   }
+}
+
+/** What a dataset plugin is told about the trial, in check and in load alike. */
+export function datasetContext(loaded: LoadedSpec, log: Logger, where: string): DatasetContext {
+  const size = (loaded.spec.model.base as { size?: unknown }).size;
+  return {
+    specDir: loaded.dir,
+    seed: loaded.spec.seed,
+    log,
+    where,
+    ...(typeof size === 'number' && Number.isInteger(size) ? { baseSize: size } : {}),
+  };
 }
 
 interface ResolvedSection<Plugin> {

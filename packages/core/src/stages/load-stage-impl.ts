@@ -5,6 +5,7 @@ import { Logger } from '../contracts/logger.js';
 import type { TrialPlan } from '../contracts/trial-plan.js';
 import { ThawError } from '../errors/thaw-error.js';
 import { disposeSplits } from '../model/dispose-splits.js';
+import { datasetContext } from '../planning/trial-planner-impl.js';
 
 @injectable()
 export class LoadStageImpl implements LoadStage {
@@ -12,7 +13,7 @@ export class LoadStageImpl implements LoadStage {
 
   async load(plan: TrialPlan): Promise<DatasetSplits> {
     const { plugin, options, where, facts } = plan.data;
-    const data = await plugin.load(options, { specDir: plan.loaded.dir, seed: plan.loaded.spec.seed, log: this.log, where });
+    const data = await plugin.load(options, datasetContext(plan.loaded, this.log, where));
     // The plan was made from the plugin's check; a plugin whose load disagrees with it is at fault, not the spec.
     const shape = data.train.imageShape;
     if (shape.join() !== facts.inputShape.join() || data.classNames.join('\n') !== facts.classNames.join('\n')) {

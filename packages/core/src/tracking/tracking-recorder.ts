@@ -127,6 +127,7 @@ class RunRecording implements TrialRecording {
       'model.trainableVariables': String(facts.trainableVariables),
       'model.nonTrainableVariables': String(facts.nonTrainableVariables),
       'data.source': result.dataSource,
+      ...Object.fromEntries(Object.entries(result.dataNotes).map(([name, value]) => [`data.${name}`, String(value)])),
     });
     const timestamp = Date.now();
     const step = result.train.epochs.length;

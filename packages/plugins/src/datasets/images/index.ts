@@ -7,3 +7,6 @@ export * from './decode-image.js';
 export * from './pixel-cache.js';
 export * from './read-manifest.js';
 export * from './write-png.js';
+export * from './image-decoding-options.js';
+export * from './file-image-split.js';
+export * from './image-splits.js';
