@@ -27,8 +27,8 @@ async function pixels(split: ImageSplit): Promise<Float32Array> {
 
 async function quietly<T>(work: () => Promise<T>): Promise<T> {
   const [out, err] = [process.stdout.write.bind(process.stdout), process.stderr.write.bind(process.stderr)];
-  process.stdout.write = (() => true);
-  process.stderr.write = (() => true);
+  process.stdout.write = () => true;
+  process.stderr.write = () => true;
   try {
     return await work();
   } finally {
@@ -131,19 +131,17 @@ describe('image datasets: image-folder and csv', function () {
     }
     const facts = async () => {
       const container = await testContainer(dir);
-      const plan = await container
-        .get<TrialPlanner>(TrialPlanner)
-        .plan(
-          await loadSpec(
-            await writeSpec(
-              one,
-              'split.yaml',
-              tinySpec({
-                data: { plugin: 'image-folder', path: '.', validationSplit: 0.3, testSplit: 0.2, imageSize: 28, colorMode: 'grayscale' },
-              }),
-            ),
+      const plan = await container.get<TrialPlanner>(TrialPlanner).plan(
+        await loadSpec(
+          await writeSpec(
+            one,
+            'split.yaml',
+            tinySpec({
+              data: { plugin: 'image-folder', path: '.', validationSplit: 0.3, testSplit: 0.2, imageSize: 28, colorMode: 'grayscale' },
+            }),
           ),
-        );
+        ),
+      );
       return plan.data.facts;
     };
     const before = await facts();
