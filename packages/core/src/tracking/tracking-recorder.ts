@@ -93,6 +93,7 @@ class RunRecording implements TrialRecording {
       [`${prefix}.name`]: phase.name,
       [`${prefix}.epochs`]: String(phase.epochs),
       [`${prefix}.learningRate`]: String(phase.learningRate),
+      [`${prefix}.optimizer`]: phase.optimizer ?? this.trial.loaded.spec.train.optimizer,
       [`${prefix}.batchNorm`]: phase.batchNorm,
       [`${prefix}.trainableUnits`]: String(facts.trainableUnits),
       [`${prefix}.trainableBaseLayers`]: String(facts.trainableBaseLayers),
