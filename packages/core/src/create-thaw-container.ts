@@ -39,7 +39,9 @@ export async function createThawContainer(options: ThawContainerOptions): Promis
   container.bind(ThawContainer).toConstantValue(container);
   container.bind(Tracker).toConstantValue(options.tracker);
   container.bind(Logger).toConstantValue(options.logger ?? silentLogger);
-  container.bind(FrozenFeatureCache).toConstantValue(new FrozenFeatureCacheImpl(options.featureCache ?? featureCacheOptionsFromEnv()));
+  const logger = options.logger ?? silentLogger;
+  const cacheOptions = options.featureCache ?? featureCacheOptionsFromEnv();
+  container.bind(FrozenFeatureCache).toConstantValue(new FrozenFeatureCacheImpl({ warn: (message) => logger.warn(message), ...cacheOptions }));
   await container.loadAsync(coreModule);
   const registry = container.get<PluginRegistry>(PluginRegistry);
   for (const { module, source } of options.modules ?? []) await registry.load(module, source);

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Agent, fetch, type Dispatcher } from 'undici';
 import { ThawError } from '../errors/thaw-error.js';
 import { decodeMetricValue, splitLogBatch, wireMetric } from './split-log-batch.js';
@@ -296,7 +297,8 @@ export class MlflowClient {
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (attempt > 0) {
         const delay = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** (attempt - 1));
-        await sleep(delay * (0.75 + 0.5 * Math.random()));
+        // Jitter from crypto: a trial seeds Math.random, and a retry must not shift the trial's random stream.
+        await sleep(delay * (0.75 + 0.5 * (randomInt(1_000_000) / 1_000_000)));
       }
       let response: Awaited<ReturnType<typeof fetch>>;
       try {

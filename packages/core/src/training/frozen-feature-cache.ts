@@ -10,6 +10,8 @@ export interface FeatureCacheOptions {
   /** Bytes of features kept on disk, shared by processes (e.g. parallel sweep workers); 0 turns disk off. */
   readonly diskBytes: number;
   readonly dir: string;
+  /** Told when a file on disk is damaged and its features are computed again. */
+  readonly warn?: (message: string) => void;
 }
 
 export interface FeatureCacheStats {
@@ -19,6 +21,9 @@ export interface FeatureCacheStats {
   memoryBytes: number;
   entries: number;
 }
+
+const MAGIC = 'THF1';
+const DIGEST_BYTES = 32;
 
 interface Entry {
   readonly shape: number[];
@@ -113,33 +118,47 @@ export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
     return join(this.options.dir, `${key}.f32`);
   }
 
+  /** An entry from disk, or undefined when there is none or it is damaged (then it is computed again and replaced). */
   private async readDisk(key: string): Promise<Entry | undefined> {
     if (this.options.diskBytes <= 0) return undefined;
+    let bytes: Buffer;
     try {
-      const bytes = await readFile(this.file(key));
-      const rank = bytes.readUInt32LE(0);
-      const shape = Array.from({ length: rank }, (_, i) => bytes.readUInt32LE(4 + 4 * i));
-      const offset = 4 + 4 * rank;
-      const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + bytes.byteLength));
-      if (values.length !== shape.reduce((a, b) => a * b, 1)) return undefined;
-      const now = new Date();
-      await utimes(this.file(key), now, now);
-      return { shape, values };
+      bytes = await readFile(this.file(key));
     } catch {
       return undefined;
     }
+    const damage = (reason: string) => {
+      this.options.warn?.(`feature cache: ${this.file(key)} is damaged (${reason}); computing the features again`);
+      return undefined;
+    };
+    if (bytes.length < 8 || bytes.toString('latin1', 0, 4) !== MAGIC) return damage('not a feature file');
+    const rank = bytes.readUInt32LE(4);
+    const offset = 8 + 4 * rank + DIGEST_BYTES;
+    if (rank > 8 || bytes.length < offset) return damage('truncated header');
+    const shape = Array.from({ length: rank }, (_, i) => bytes.readUInt32LE(8 + 4 * i));
+    const body = bytes.subarray(offset);
+    if (body.length !== 4 * shape.reduce((a, b) => a * b, 1)) return damage(`${body.length} bytes of values for shape [${shape.join(', ')}]`);
+    const digest = bytes.subarray(8 + 4 * rank, offset);
+    if (!createHash('sha256').update(body).digest().equals(digest)) return damage('checksum mismatch');
+    const values = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+    const now = new Date();
+    await utimes(this.file(key), now, now).catch(() => undefined);
+    return { shape, values };
   }
 
   /** Writes an entry (rank, shape, float32 values) and trims the folder to its budget, oldest first. */
   private async writeDisk(key: string, entry: Entry): Promise<void> {
-    const size = entry.values.byteLength + 4 * (entry.shape.length + 1);
+    const size = entry.values.byteLength + 8 + 4 * entry.shape.length + DIGEST_BYTES;
     if (this.options.diskBytes <= 0 || size > this.options.diskBytes) return;
     await mkdir(this.options.dir, { recursive: true });
-    const header = Buffer.alloc(4 * (entry.shape.length + 1));
-    header.writeUInt32LE(entry.shape.length, 0);
-    entry.shape.forEach((dim, i) => header.writeUInt32LE(dim, 4 + 4 * i));
+    // Magic, rank, shape, SHA-256 of the values, the values: a damaged file is found on read.
+    const header = Buffer.alloc(8 + 4 * entry.shape.length);
+    header.write(MAGIC, 0, 'latin1');
+    header.writeUInt32LE(entry.shape.length, 4);
+    entry.shape.forEach((dim, i) => header.writeUInt32LE(dim, 8 + 4 * i));
+    const body = Buffer.from(entry.values.buffer, entry.values.byteOffset, entry.values.byteLength);
     const partial = `${this.file(key)}.${process.pid}.partial`;
-    await writeFile(partial, Buffer.concat([header, Buffer.from(entry.values.buffer, entry.values.byteOffset, entry.values.byteLength)]));
+    await writeFile(partial, Buffer.concat([header, createHash('sha256').update(body).digest(), body]));
     await rename(partial, this.file(key));
     const files = await Promise.all(
       (await readdir(this.options.dir))
