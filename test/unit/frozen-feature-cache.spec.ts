@@ -13,7 +13,7 @@ describe('frozen-feature cache on disk', () => {
 
   it('finds a file with garbled or zeroed values by its checksum, warns, computes again and replaces it', async () => {
     const prefix = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 4, 1] }), tf.layers.dense({ units: 3 })] });
-    const split = inMemorySplit(tf.randomUniform([5, 4, 4, 1], 0, 1, 'float32', 7) as tf.Tensor4D, Int32Array.from([0, 1, 0, 1, 0]));
+    const split = inMemorySplit(tf.randomUniform<tf.Rank.R4>([5, 4, 4, 1], 0, 1, 'float32', 7), Int32Array.from([0, 1, 0, 1, 0]));
     let computed = 0;
     const compute = () => {
       computed++;

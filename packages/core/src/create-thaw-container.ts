@@ -41,7 +41,9 @@ export async function createThawContainer(options: ThawContainerOptions): Promis
   container.bind(Logger).toConstantValue(options.logger ?? silentLogger);
   const logger = options.logger ?? silentLogger;
   const cacheOptions = options.featureCache ?? featureCacheOptionsFromEnv();
-  container.bind(FrozenFeatureCache).toConstantValue(new FrozenFeatureCacheImpl({ warn: (message) => logger.warn(message), ...cacheOptions }));
+  container
+    .bind(FrozenFeatureCache)
+    .toConstantValue(new FrozenFeatureCacheImpl({ warn: (message) => logger.warn(message), ...cacheOptions }));
   await container.loadAsync(coreModule);
   const registry = container.get<PluginRegistry>(PluginRegistry);
   for (const { module, source } of options.modules ?? []) await registry.load(module, source);

@@ -137,7 +137,8 @@ export class FrozenFeatureCacheImpl implements FrozenFeatureCache {
     if (rank > 8 || bytes.length < offset) return damage('truncated header');
     const shape = Array.from({ length: rank }, (_, i) => bytes.readUInt32LE(8 + 4 * i));
     const body = bytes.subarray(offset);
-    if (body.length !== 4 * shape.reduce((a, b) => a * b, 1)) return damage(`${body.length} bytes of values for shape [${shape.join(', ')}]`);
+    if (body.length !== 4 * shape.reduce((a, b) => a * b, 1))
+      return damage(`${body.length} bytes of values for shape [${shape.join(', ')}]`);
     const digest = bytes.subarray(8 + 4 * rank, offset);
     if (!createHash('sha256').update(body).digest().equals(digest)) return damage('checksum mismatch');
     const values = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
