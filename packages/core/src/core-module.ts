@@ -1,10 +1,5 @@
 import { ContainerModule } from 'inversify';
-import { AugmentStage } from './contracts/augment-stage.js';
-import { BuildStage } from './contracts/build-stage.js';
-import { EvaluateStage } from './contracts/evaluate-stage.js';
-import { FreezeStage } from './contracts/freeze-stage.js';
-import { LoadStage } from './contracts/load-stage.js';
-import { TrainStage } from './contracts/train-stage.js';
+import { AugmentStage, BuildStage, EvaluateStage, FreezeStage, LoadStage, TrainStage, TrialPlanner, TrialRecorder } from '@thaw/contracts';
 import { ModelInspection, ModelInspectionImpl } from './pipeline/model-inspection.js';
 import { TrialPipeline, TrialPipelineImpl } from './pipeline/trial-pipeline.js';
 import { PluginRegistry, PluginRegistryImpl } from './plugins/plugin-registry.js';
@@ -16,8 +11,6 @@ import { FreezeStageImpl } from './stages/freeze-stage-impl.js';
 import { LoadStageImpl } from './stages/load-stage-impl.js';
 import { TrainStageImpl } from './stages/train-stage-impl.js';
 import { TrackingRecorder } from './tracking/tracking-recorder.js';
-import { TrialRecorder } from './contracts/trial-recorder.js';
-import { TrialPlanner } from './contracts/trial-plan.js';
 import { TrialPlannerImpl } from './planning/trial-planner-impl.js';
 
 /**

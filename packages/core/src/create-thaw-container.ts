@@ -1,11 +1,9 @@
 import { Container } from 'inversify';
-import { Logger, silentLogger } from './contracts/logger.js';
-import { Tracker } from './contracts/tracker.js';
+import { Logger, ThawError, Tracker, silentLogger } from '@thaw/contracts';
 import { coreModule } from './core-module.js';
 import { PluginRegistry, ThawContainer, type PluginSource } from './plugins/plugin-registry.js';
 import type { ContainerModule } from 'inversify';
 import { join } from 'node:path';
-import { ThawError } from './errors/thaw-error.js';
 import { FrozenFeatureCache, FrozenFeatureCacheImpl, type FeatureCacheOptions } from './training/frozen-feature-cache.js';
 import { thawCacheDir } from './util/thaw-cache-dir.js';
 

@@ -45,7 +45,7 @@ const newCommand: CommandModule<object, PluginNewArgs> = {
     const folder = resolve(args.dir, `thaw-plugin-${args.name}`);
     if (existsSync(folder)) throw new ThawError(`thaw plugin new: ${displayPath(folder)} already exists; expected a new folder`);
     const files = pluginFiles(args.name, {
-      thaw: caret('@thaw/core'),
+      thaw: caret('@thaw/contracts'),
       tfjs: caret('@tensorflow/tfjs'),
       inversify: caret('inversify'),
       zod: caret('zod'),

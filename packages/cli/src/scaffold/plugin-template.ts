@@ -25,7 +25,7 @@ export function pluginFiles(
       files: ['dist/src'],
       scripts: { build: 'tsc -p .', test: 'tsc -p . && mocha dist/test' },
       peerDependencies: {
-        '@thaw/core': versions.thaw,
+        '@thaw/contracts': versions.thaw,
         '@tensorflow/tfjs': versions.tfjs,
         inversify: versions.inversify,
         zod: versions.zod,
@@ -48,7 +48,7 @@ export function pluginFiles(
       include: ['src', 'test'],
     }),
     'src/index.ts': `import { ContainerModule } from 'inversify';
-import { BaseModelPlugin } from '@thaw/core';
+import { BaseModelPlugin } from '@thaw/contracts';
 import { ${className} } from './${name}-base-model.js';
 
 export { ${className} } from './${name}-base-model.js';
@@ -62,7 +62,7 @@ export default new ContainerModule(({ bind }) => {
     [`src/${name}-base-model.ts`]: `import * as tf from '@tensorflow/tfjs';
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import type { BaseModel, BaseModelContext, BaseModelPlugin, ModelUnit } from '@thaw/core';
+import type { BaseModel, BaseModelContext, BaseModelPlugin, ModelUnit } from '@thaw/contracts';
 
 /** The options a spec may give under model.base; thaw validates them and lists them in \`thaw plugins\`. */
 const optionsSchema = z.strictObject({
@@ -103,7 +103,7 @@ export class ${className} implements BaseModelPlugin<Options> {
 `,
     [`test/${name}.spec.ts`]: `import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { silentLogger } from '@thaw/core';
+import { silentLogger } from '@thaw/contracts';
 import { ${className} } from '../src/${name}-base-model.js';
 
 describe('${name} base model', () => {

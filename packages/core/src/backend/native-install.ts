@@ -5,8 +5,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import type { Logger } from '../contracts/logger.js';
-import { ThawError, messageOf } from '../errors/thaw-error.js';
+import { ThawError, messageOf, type Logger } from '@thaw/contracts';
 import { nativeRoot, recordNativeBuild, type NativeBuild } from './native-build.js';
 
 const run = promisify(execFile);

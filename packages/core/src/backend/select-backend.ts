@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ThawError, messageOf } from '../errors/thaw-error.js';
+import { ThawError, messageOf } from '@thaw/contracts';
 import { registerCpuKernelFixes } from './cpu-kernel-fixes.js';
 import { findNativeBuild, loadNativeBuild } from './native-build.js';
 import { registerNativeKernels } from './native-kernels.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import type { ImageSplit } from '../contracts/dataset-plugin.js';
+import type { ImageSplit } from '@thaw/contracts';
 
 /** A split whose images are one tensor (float32 in [0, 1], NHWC), for datasets small enough to hold. The split owns the tensor. */
 export function inMemorySplit(images: tf.Tensor4D, labels: Int32Array): ImageSplit {

@@ -1,4 +1,4 @@
-import type { ImageSplit } from '../contracts/dataset-plugin.js';
+import type { ImageSplit } from '@thaw/contracts';
 import type { LabeledBatch } from '../training/batches.js';
 import type * as tf from '@tensorflow/tfjs';
 import { splitBatches } from './split-batches.js';

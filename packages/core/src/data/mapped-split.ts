@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ImageSplit } from '../contracts/dataset-plugin.js';
+import type { ImageSplit } from '@thaw/contracts';
 
 /** A split whose images are mapped batch by batch (e.g. [0, 1] → [-1, 1]); `name` tells the mapping apart in cache keys. */
 export function mappedSplit(split: ImageSplit, name: string, map: (images: tf.Tensor4D) => tf.Tensor4D): ImageSplit {

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ImageSplit } from '../contracts/dataset-plugin.js';
+import type { ImageSplit } from '@thaw/contracts';
 
 export interface SplitBatch {
   readonly images: tf.Tensor4D;

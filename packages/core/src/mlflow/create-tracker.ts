@@ -1,8 +1,5 @@
 import { resolve } from 'node:path';
-import type { Logger } from '../contracts/logger.js';
-import type { Tracker } from '../contracts/tracker.js';
-import { ThawError } from '../errors/thaw-error.js';
-import type { ExperimentSpec } from '../spec/experiment-spec.js';
+import { ThawError, type ExperimentSpec, type Logger, type Tracker } from '@thaw/contracts';
 import { FileStoreTracker } from '../tracking/file-store-tracker.js';
 import { MlflowClient, type MlflowClientOptions } from './mlflow-client.js';
 import { RestTracker } from './rest-tracker.js';

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { Agent, fetch, type Dispatcher } from 'undici';
-import { ThawError } from '../errors/thaw-error.js';
+import { ThawError } from '@thaw/contracts';
 import { decodeMetricValue, splitLogBatch, wireMetric } from './split-log-batch.js';
 import type { MlflowServerConfig } from './tracking-config.js';
 import type {

@@ -1,9 +1,17 @@
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { thawCacheDir } from '../util/thaw-cache-dir.js';
-import type { Logger } from '../contracts/logger.js';
-import type { MetricPoint, RunRecord, RunStatus, StartRunRequest, TrackedRun, Tracker } from '../contracts/tracker.js';
-import { ThawError, messageOf } from '../errors/thaw-error.js';
+import {
+  ThawError,
+  messageOf,
+  type Logger,
+  type MetricPoint,
+  type RunRecord,
+  type RunStatus,
+  type StartRunRequest,
+  type TrackedRun,
+  type Tracker,
+} from '@thaw/contracts';
 import { readRunDetails, type FileStoreRun, type FileStoreTracker } from '../tracking/file-store-tracker.js';
 import { checkMlflowKey } from '../tracking/mlflow-keys.js';
 import { fitValues } from '../tracking/value-limits.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ThawError } from '../errors/thaw-error.js';
+import { ThawError } from '@thaw/contracts';
 import type { LocalRunDetails } from '../tracking/file-store-tracker.js';
 import type { MlflowClient } from './mlflow-client.js';
 import type { MlflowMetric } from './mlflow-types.js';

@@ -1,4 +1,4 @@
-import { ThawError, describeValue } from '../errors/thaw-error.js';
+import { ThawError, describeValue } from '@thaw/contracts';
 
 /** Where runs go: an MLflow tracking server, or MLflow's file store in a local folder. */
 export type TrackingTarget =

@@ -1,4 +1,4 @@
-import type { DatasetSplits } from '../contracts/dataset-plugin.js';
+import type { DatasetSplits } from '@thaw/contracts';
 
 /** Frees the tensors of a dataset's three splits. */
 export function disposeSplits(data: DatasetSplits | undefined): void {

@@ -1,13 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** A frozen model compiled for inference: `run` maps a batch to the model's output. */
-export interface InferenceFunction {
-  run(x: tf.Tensor): tf.Tensor;
-  /** Convolutions that absorbed their BatchNormalization and activation. */
-  readonly fused: number;
-  /** Frees the folded weights. */
-  dispose(): void;
-}
+import type { InferenceFunction } from '@thaw/contracts';
 
 type Activation = 'linear' | 'relu' | 'relu6' | 'elu' | 'sigmoid';
 const FUSABLE: readonly string[] = ['linear', 'relu', 'relu6', 'elu', 'sigmoid'];

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ModelFacts } from '../contracts/built-model.js';
+import type { ModelFacts } from '@thaw/contracts';
 
 function countParams(weights: readonly tf.LayerVariable[]): number {
   return weights.reduce((sum, weight) => sum + weight.shape.reduce<number>((product, size) => product * (size ?? 1), 1), 0);

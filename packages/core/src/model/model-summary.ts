@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ModelUnit } from '../contracts/base-model-plugin.js';
+import type { ModelUnit } from '@thaw/contracts';
 
 /** Keras-style summary of the model, followed by its units. */
 export function modelSummary(model: tf.LayersModel, units: readonly ModelUnit[]): string {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ThawError } from '../errors/thaw-error.js';
+import { ThawError } from '@thaw/contracts';
 
 /** `prefix`: inputs → the cut tensor; `suffix`: the cut tensor → the model's outputs. Both share the model's layers. */
 export interface SplitModel {

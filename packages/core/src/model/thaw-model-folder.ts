@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { SavedThawModel } from '../contracts/saved-thaw-model.js';
-import { ThawError, messageOf } from '../errors/thaw-error.js';
+import { ThawError, messageOf, type SavedThawModel } from '@thaw/contracts';
 import { layersModelFolder } from './layers-model-files.js';
 
 /** Whether a folder holds a saved model (its model.json). */

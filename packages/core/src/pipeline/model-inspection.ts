@@ -1,11 +1,8 @@
 import { inject, injectable } from 'inversify';
-import { BuildStage } from '../contracts/build-stage.js';
-import { FreezeStage } from '../contracts/freeze-stage.js';
-import type { TrialPlan } from '../contracts/trial-plan.js';
+import { BuildStage, FreezeStage, withSeededMathRandom, type TrialPlan } from '@thaw/contracts';
 import { disposeModel } from '../model/dispose-model.js';
 import { modelSummary } from '../model/model-summary.js';
 import { unitReport } from '../results/model-report.js';
-import { withSeededMathRandom } from '../training/seeded-random.js';
 
 /** Builds the model of a planned trial without loading data or training, and describes what its strategy would train. */
 export const ModelInspection = Symbol('ModelInspection');

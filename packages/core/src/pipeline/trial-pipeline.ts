@@ -1,25 +1,37 @@
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable, type Container } from 'inversify';
-import { AugmentStage } from '../contracts/augment-stage.js';
-import { BuildStage } from '../contracts/build-stage.js';
-import type { BuiltModel, ModelFacts } from '../contracts/built-model.js';
-import type { DatasetSplits } from '../contracts/dataset-plugin.js';
-import { EvaluateStage } from '../contracts/evaluate-stage.js';
-import { FreezeStage } from '../contracts/freeze-stage.js';
-import { LoadStage } from '../contracts/load-stage.js';
-import { Logger } from '../contracts/logger.js';
-import { TrainStage, type EpochLogs, type TrainResult } from '../contracts/train-stage.js';
-import { TrialEvents, TrialObserver, type TrialInfo, type TrialOutcome, type TrialResult } from '../contracts/trial-observer.js';
-import { TrialPlanner, type Prerequisite, type TrialPlan } from '../contracts/trial-plan.js';
-import { TrialRecorder } from '../contracts/trial-recorder.js';
+import {
+  AugmentStage,
+  BuildStage,
+  EvaluateStage,
+  FreezeStage,
+  LoadStage,
+  Logger,
+  SeededRandom,
+  TrainStage,
+  TrialEvents,
+  TrialObserver,
+  TrialPlanner,
+  TrialRecorder,
+  withSeededMathRandom,
+  type BuiltModel,
+  type DatasetSplits,
+  type EpochLogs,
+  type LoadedSpec,
+  type ModelFacts,
+  type Prerequisite,
+  type TrainResult,
+  type TrialInfo,
+  type TrialOutcome,
+  type TrialPlan,
+  type TrialResult,
+} from '@thaw/contracts';
 import { disposeModel } from '../model/dispose-model.js';
 import { disposeSplits } from '../model/dispose-splits.js';
 import { rescaledSplit } from '../data/mapped-split.js';
 import { modelSummary } from '../model/model-summary.js';
 import { hasSavedModel, saveThawModel } from '../model/thaw-model-folder.js';
 import { ThawContainer } from '../plugins/plugin-registry.js';
-import type { LoadedSpec } from '../spec/spec-loader.js';
-import { SeededRandom, withSeededMathRandom } from '../training/seeded-random.js';
 import { displayPath } from '../util/display-path.js';
 import { lockFile } from '../util/lock-file.js';
 

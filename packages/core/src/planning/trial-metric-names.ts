@@ -1,4 +1,4 @@
-import type { ExperimentSpec } from '../spec/experiment-spec.js';
+import type { ExperimentSpec } from '@thaw/contracts';
 
 /** The metrics every trial logs (per epoch, then once at the end), by the names a sweep may rank by. */
 export function trialMetricNames(spec: Pick<ExperimentSpec, 'evaluate'>): string[] {

@@ -1,26 +1,31 @@
 import { resolve } from 'node:path';
 import { inject, injectable } from 'inversify';
-import { baseFacts, type BaseModelPlugin } from '../contracts/base-model-plugin.js';
-import type { DatasetContext, DatasetPlugin } from '../contracts/dataset-plugin.js';
-import { Logger } from '../contracts/logger.js';
-import { validatePluginOptions, type PluginContribution } from '../contracts/plugin-contribution.js';
-import type { Phase } from '../contracts/strategy-plugin.js';
 import {
+  Logger,
+  ThawError,
+  baseFacts,
   planningMemo,
+  pluginOptions,
+  validatePluginOptions,
   type BaseFacts,
+  type BaseModelPlugin,
+  type DatasetContext,
   type DatasetFacts,
+  type DatasetPlugin,
+  type LoadedSpec,
+  type Phase,
   type PlanningMemo,
+  type PluginContribution,
+  type PluginSection,
   type Prerequisite,
   type TrialPlan,
   type TrialPlanner,
-} from '../contracts/trial-plan.js';
-import { ThawError } from '../errors/thaw-error.js';
+} from '@thaw/contracts';
 import { disposeModel } from '../model/dispose-model.js';
 import { disposeSplits } from '../model/dispose-splits.js';
 import { PluginRegistry } from '../plugins/plugin-registry.js';
-import { pluginOptions, type PluginSection } from '../spec/experiment-spec.js';
 import { configHash } from '../spec/flatten-spec.js';
-import { loadSpec, type LoadedSpec } from '../spec/spec-loader.js';
+import { loadSpec } from '../spec/spec-loader.js';
 import { checkWritableFolder } from '../util/check-writable-folder.js';
 import { displayPath } from '../util/display-path.js';
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ContainerModule } from 'inversify';
-import { ThawError, messageOf } from '../errors/thaw-error.js';
+import { ThawError, messageOf } from '@thaw/contracts';
 import type { PluginSource } from './plugin-registry.js';
 
 export interface ResolvedPluginModule {

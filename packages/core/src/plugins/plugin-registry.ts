@@ -1,9 +1,5 @@
 import { inject, injectable, type Container, type ContainerModule } from 'inversify';
-import { ThawError } from '../errors/thaw-error.js';
-import { BaseModelPlugin } from '../contracts/base-model-plugin.js';
-import { DatasetPlugin } from '../contracts/dataset-plugin.js';
-import { StrategyPlugin } from '../contracts/strategy-plugin.js';
-import type { PluginContribution } from '../contracts/plugin-contribution.js';
+import { BaseModelPlugin, DatasetPlugin, StrategyPlugin, ThawError, type PluginContribution } from '@thaw/contracts';
 
 /** The container that holds thaw's services; bound to itself so the registry can load modules into it. */
 export const ThawContainer = Symbol('ThawContainer');

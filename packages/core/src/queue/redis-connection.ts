@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { ThawError, describeValue } from '../errors/thaw-error.js';
+import { ThawError, describeValue } from '@thaw/contracts';
 import { redactUrl } from '../mlflow/tracking-config.js';
 
 /** A Redis URL with its password removed, for messages. */

@@ -1,7 +1,6 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../contracts/logger.js';
-import { ThawError } from '../errors/thaw-error.js';
+import { ThawError, type Logger } from '@thaw/contracts';
 import { TrialInterrupted } from '../pipeline/trial-pipeline.js';
 import type { TrialExecutor } from '../sweep/sweep-runner.js';
 import type { SweepTrial } from '../sweep/sweep-plan.js';

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../contracts/logger.js';
+import type { Logger } from '@thaw/contracts';
 import { queueLockMs, TRIAL_QUEUE, type TrialJob, type TrialProgress } from './trial-queue.js';
 
 export interface TrialJobContext {

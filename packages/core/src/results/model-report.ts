@@ -1,6 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { BuiltModel, ModelFacts } from '../contracts/built-model.js';
-import type { Phase } from '../contracts/strategy-plugin.js';
+import type { BuiltModel, ModelFacts, Phase } from '@thaw/contracts';
 import { textTable } from './trial-report.js';
 
 const count = (value: number) => value.toLocaleString('en-US');

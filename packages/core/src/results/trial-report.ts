@@ -1,7 +1,5 @@
 import { confusionMatrixSvg, lineChartSvg, stackSvgs } from './charts.js';
-import type { Evaluation } from '../contracts/evaluate-stage.js';
-import type { EpochLogs } from '../contracts/train-stage.js';
-import type { TrialResult } from '../contracts/trial-observer.js';
+import type { EpochLogs, Evaluation, TrialResult } from '@thaw/contracts';
 
 const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
 const count = (value: number) => value.toLocaleString('en-US');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ExperimentSpec } from './experiment-spec.js';
+import type { ExperimentSpec } from '@thaw/contracts';
 
 /** Dotted keys for every leaf (`strategy.unfreeze`, `augment.0.op`); lists of plain values stay whole, as JSON. */
 export function flattenSpec(value: unknown, prefix = ''): Record<string, string> {

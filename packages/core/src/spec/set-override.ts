@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { ThawError, describeValue } from '../errors/thaw-error.js';
+import { ThawError, describeValue } from '@thaw/contracts';
 
 /** Splits `a.b[0].c` into ['a', 'b', 0, 'c']. */
 export function parseSpecPath(path: string): (string | number)[] {

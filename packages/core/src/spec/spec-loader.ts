@@ -2,17 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse, stringify, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { ThawError, messageOf } from '../errors/thaw-error.js';
-import { formatSchemaIssues } from '../errors/format-schema-issues.js';
-import { ExperimentSpecSchema, type ExperimentSpec } from './experiment-spec.js';
+import { ExperimentSpecSchema, ThawError, formatSchemaIssues, messageOf, type ExperimentSpec, type LoadedSpec } from '@thaw/contracts';
 import { applySetOverride, setSpecValue } from './set-override.js';
-
-/** A validated spec and where it came from; relative paths inside it resolve against `dir`. */
-export interface LoadedSpec {
-  readonly file: string;
-  readonly dir: string;
-  readonly spec: ExperimentSpec;
-}
 
 /** Reads a YAML experiment spec, applies `--set` overrides and validates every field. */
 export async function loadSpec(file: string, overrides: readonly string[] = []): Promise<LoadedSpec> {

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { injectable } from 'inversify';
-import type { AugmentStage, Augmenter } from '../contracts/augment-stage.js';
-import type { AugmentOp } from '../spec/experiment-spec.js';
-import { SeededRandom } from '../training/seeded-random.js';
+import { SeededRandom, type AugmentOp, type AugmentStage, type Augmenter } from '@thaw/contracts';
 
 /**
  * Flip, rotation, zoom and translation are folded into one projective transform per image (one

@@ -1,14 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
-import type { BaseModel } from '../contracts/base-model-plugin.js';
-import type { BuildStage } from '../contracts/build-stage.js';
-import type { BuiltModel } from '../contracts/built-model.js';
-import { Logger } from '../contracts/logger.js';
-import type { TrialPlan } from '../contracts/trial-plan.js';
-import { ThawError } from '../errors/thaw-error.js';
+import {
+  Logger,
+  ThawError,
+  type BaseModel,
+  type BuildStage,
+  type BuiltModel,
+  type HeadConfig,
+  type HeadOutput,
+  type TrialPlan,
+} from '@thaw/contracts';
 import { disposeModel } from '../model/dispose-model.js';
-import type { HeadConfig } from '../spec/experiment-spec.js';
-import type { HeadOutput } from '../training/objective.js';
 
 @injectable()
 export class BuildStageImpl implements BuildStage {

@@ -1,10 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import { injectable } from 'inversify';
-import type { ImageSplit } from '../contracts/dataset-plugin.js';
+import type { ClassMetrics, EvaluateStage, Evaluation, HeadOutput, ImageSplit } from '@thaw/contracts';
 import { labeledBatches } from '../data/labeled-batches.js';
-import type { ClassMetrics, EvaluateStage, Evaluation } from '../contracts/evaluate-stage.js';
 import { predictBatches } from '../training/batches.js';
-import { objectiveFor, type HeadOutput } from '../training/objective.js';
+import { objectiveFor } from '../training/objective.js';
 
 const EVALUATION_BATCH = 128;
 

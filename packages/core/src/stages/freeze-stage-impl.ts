@@ -1,9 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { injectable } from 'inversify';
-import type { ModelUnit } from '../contracts/base-model-plugin.js';
-import type { BuiltModel, FrozenModel } from '../contracts/built-model.js';
-import type { FreezeStage } from '../contracts/freeze-stage.js';
-import type { Phase } from '../contracts/strategy-plugin.js';
+import type { BuiltModel, FreezeStage, FrozenModel, ModelUnit, Phase } from '@thaw/contracts';
 import { isBatchNormalization, setInferenceMode } from '../model/batch-norm-mode.js';
 import { compileInference } from '../model/inference-function.js';
 import { modelFacts } from '../model/model-facts.js';

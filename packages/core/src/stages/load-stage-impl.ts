@@ -1,9 +1,5 @@
 import { inject, injectable } from 'inversify';
-import type { DatasetSplits } from '../contracts/dataset-plugin.js';
-import type { LoadStage } from '../contracts/load-stage.js';
-import { Logger } from '../contracts/logger.js';
-import type { TrialPlan } from '../contracts/trial-plan.js';
-import { ThawError } from '../errors/thaw-error.js';
+import { Logger, ThawError, type DatasetSplits, type LoadStage, type TrialPlan } from '@thaw/contracts';
 import { disposeSplits } from '../model/dispose-splits.js';
 import { datasetContext } from '../planning/trial-planner-impl.js';
 

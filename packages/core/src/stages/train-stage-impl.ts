@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
-import type { ImageSplit } from '../contracts/dataset-plugin.js';
-import type { EpochLogs, PhaseRequest, PhaseResult, TrainStage } from '../contracts/train-stage.js';
+import type { EpochLogs, ImageSplit, PhaseRequest, PhaseResult, TrainStage } from '@thaw/contracts';
 import { labeledBatches } from '../data/labeled-batches.js';
 import { splitBatches } from '../data/split-batches.js';
 import { predictBatches, tensorBatches } from '../training/batches.js';

@@ -1,14 +1,20 @@
 import { experimentNameOf } from '../mlflow/create-tracker.js';
 import { createHash } from 'node:crypto';
-import { ThawError, describeValue, messageOf } from '../errors/thaw-error.js';
-import { SweepSchema, type SweepSpec } from '../spec/experiment-spec.js';
+import {
+  SeededRandom,
+  SweepSchema,
+  ThawError,
+  describeValue,
+  formatSchemaIssues,
+  messageOf,
+  type LoadedSpec,
+  type SweepSpec,
+  type TrialPlan,
+} from '@thaw/contracts';
 import { configHash } from '../spec/flatten-spec.js';
 import { applySetOverride, parseSpecPath } from '../spec/set-override.js';
 import { trialMetricNames } from '../planning/trial-metric-names.js';
-import type { TrialPlan } from '../contracts/trial-plan.js';
-import { resolveSpec, type LoadedSpec, type RawSpec } from '../spec/spec-loader.js';
-import { formatSchemaIssues } from '../errors/format-schema-issues.js';
-import { SeededRandom } from '../training/seeded-random.js';
+import { resolveSpec, type RawSpec } from '../spec/spec-loader.js';
 
 /** One trial of a sweep as a spec: enough to find its run in a store. */
 export interface SweepTrialSpec {

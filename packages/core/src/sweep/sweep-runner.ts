@@ -1,8 +1,6 @@
 import { userInfo } from 'node:os';
 import { inject, injectable } from 'inversify';
-import { Logger } from '../contracts/logger.js';
-import { Tracker, type RunRecord, type TrackedRun } from '../contracts/tracker.js';
-import { ThawError, messageOf } from '../errors/thaw-error.js';
+import { Logger, ThawError, Tracker, messageOf, type RunRecord, type TrackedRun } from '@thaw/contracts';
 import { TrialInterrupted, TrialPipeline } from '../pipeline/trial-pipeline.js';
 import type { SweepLayout, SweepPlan, SweepTrial } from './sweep-plan.js';
 import { compareValues, sweepPlotSvg, type SweepShape } from './sweep-plot.js';

@@ -3,8 +3,16 @@ import { appendFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { ThawError, describeValue } from '../errors/thaw-error.js';
-import type { MetricPoint, RunRecord, RunStatus, StartRunRequest, TrackedRun, Tracker } from '../contracts/tracker.js';
+import {
+  ThawError,
+  describeValue,
+  type MetricPoint,
+  type RunRecord,
+  type RunStatus,
+  type StartRunRequest,
+  type TrackedRun,
+  type Tracker,
+} from '@thaw/contracts';
 import { checkMlflowKey } from './mlflow-keys.js';
 import { fitValues } from './value-limits.js';
 

@@ -1,4 +1,4 @@
-import { ThawError, describeValue } from '../errors/thaw-error.js';
+import { ThawError, describeValue } from '@thaw/contracts';
 
 /** MLflow's limits on keys, as a real server enforces them (see the recorded contract). */
 export const MAX_KEY_LENGTH = 250;

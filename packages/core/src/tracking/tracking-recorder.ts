@@ -5,13 +5,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
-import type { ModelFacts } from '../contracts/built-model.js';
-import type { Phase } from '../contracts/strategy-plugin.js';
-import type { EpochLogs } from '../contracts/train-stage.js';
-import { Tracker, type MetricPoint, type TrackedRun } from '../contracts/tracker.js';
-import type { TrialInfo, TrialResult } from '../contracts/trial-observer.js';
-import type { TrialRecorder, TrialRecording } from '../contracts/trial-recorder.js';
-import { messageOf } from '../errors/thaw-error.js';
+import {
+  Tracker,
+  messageOf,
+  type EpochLogs,
+  type MetricPoint,
+  type ModelFacts,
+  type Phase,
+  type TrackedRun,
+  type TrialInfo,
+  type TrialRecorder,
+  type TrialRecording,
+  type TrialResult,
+} from '@thaw/contracts';
 import { saveThawModel } from '../model/thaw-model-folder.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';

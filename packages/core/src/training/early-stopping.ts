@@ -1,6 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { EpochLogs } from '../contracts/train-stage.js';
-import type { TrainConfig } from '../spec/experiment-spec.js';
+import type { EpochLogs, TrainConfig } from '@thaw/contracts';
 
 /** Keras' EarlyStopping: stop when the monitored value has not improved for `patience` epochs. */
 export class EarlyStopping {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { ImageSplit } from '../contracts/dataset-plugin.js';
+import type { ImageSplit } from '@thaw/contracts';
 
 export interface FeatureCacheOptions {
   /** Bytes of features kept in memory (least recently used evicted first). */

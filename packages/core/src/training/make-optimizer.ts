@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerName } from '../spec/experiment-spec.js';
+import type { OptimizerName } from '@thaw/contracts';
 
 /** A fresh optimizer for one phase; the caller disposes it (Adam's slots leak otherwise). */
 export function makeOptimizer(name: OptimizerName, momentum: number, learningRate: number): tf.Optimizer {

@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 
-/**
- * What a head's output means and how it is scored: `softmax` — one probability per class,
- * categorical cross-entropy; `logit` — one logit for two classes (Keras' Dense(1) with
- * BinaryCrossentropy(from_logits=True)), accuracy at probability 0.5.
- */
-export type HeadOutput = 'softmax' | 'logit';
+import type { HeadOutput } from '@thaw/contracts';
 
+/** How a head's output is scored: categorical cross-entropy on probabilities, or binary cross-entropy from one logit with accuracy at probability 0.5. */
 export interface Objective {
   /** What the loss compares the outputs with, for these labels. */
   targets(labels: Int32Array): tf.Tensor;

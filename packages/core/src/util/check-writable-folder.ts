@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ThawError } from '../errors/thaw-error.js';
+import { ThawError } from '@thaw/contracts';
 
 /**
  * Refuses a folder that could not be created or written: a path through a regular file, or an

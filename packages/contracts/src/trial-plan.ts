@@ -1,4 +1,4 @@
-import type { LoadedSpec } from '../spec/spec-loader.js';
+import type { LoadedSpec } from './loaded-spec.js';
 import type { BaseModelPlugin, ModelUnit } from './base-model-plugin.js';
 import type { DatasetPlugin } from './dataset-plugin.js';
 import type { Phase, StrategyPlugin } from './strategy-plugin.js';

@@ -1,4 +1,4 @@
-import type { OptimizerName, TrainConfig } from '../spec/experiment-spec.js';
+import type { OptimizerName, TrainConfig } from './experiment-spec.js';
 import type { Logger } from './logger.js';
 import type { ModelUnit } from './base-model-plugin.js';
 import type { PluginContribution } from './plugin-contribution.js';

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageSplit } from './dataset-plugin.js';
-import type { HeadOutput } from '../training/objective.js';
+import type { HeadOutput } from './built-model.js';
 
 export interface ClassMetrics {
   readonly className: string;

@@ -1,7 +1,12 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { InferenceFunction } from '../model/inference-function.js';
+import type { InferenceFunction } from './inference-function.js';
 import type { BaseModel, ModelUnit } from './base-model-plugin.js';
-import type { HeadOutput } from '../training/objective.js';
+
+/**
+ * What a head's output means: `softmax` — one probability per class; `logit` — one logit for two
+ * classes (Keras' Dense(1) with BinaryCrossentropy(from_logits=True)).
+ */
+export type HeadOutput = 'softmax' | 'logit';
 
 /** The whole network of a trial: input → base → head → class probabilities. */
 export interface BuiltModel {

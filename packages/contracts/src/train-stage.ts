@@ -1,6 +1,6 @@
-import type { TrainConfig } from '../spec/experiment-spec.js';
-import type { SeededRandom } from '../training/seeded-random.js';
-import type { HeadOutput } from '../training/objective.js';
+import type { TrainConfig } from './experiment-spec.js';
+import type { SeededRandom } from './seeded-random.js';
+import type { HeadOutput } from './built-model.js';
 import type { Augmenter } from './augment-stage.js';
 import type { FrozenModel, ModelFacts } from './built-model.js';
 import type { DatasetSplits } from './dataset-plugin.js';

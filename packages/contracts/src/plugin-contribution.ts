@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ThawError } from '../errors/thaw-error.js';
-import { formatSchemaIssues } from '../errors/format-schema-issues.js';
+import { ThawError } from './errors/thaw-error.js';
+import { formatSchemaIssues } from './errors/format-schema-issues.js';
 
 /** What every plugin contribution (base model, strategy, dataset) has. */
 export interface PluginContribution<Options = unknown> {

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { AugmentOp } from '../spec/experiment-spec.js';
+import type { AugmentOp } from './experiment-spec.js';
 
 /** Applies the spec's augmentations to one training batch; never used on validation or test data. */
 export interface Augmenter {
