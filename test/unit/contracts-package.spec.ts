@@ -5,11 +5,7 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
 
 /** Every file under a folder, recursively. */
 async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const nested = await Promise.all(
-    entries.map((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)])),
-  );
-  return nested.flat();
+  return (await readdir(dir, { recursive: true })).map((name) => join(dir, name));
 }
 
 describe('@thaw/contracts', () => {
