@@ -337,15 +337,15 @@ describe('MLflow tracking of trials', function () {
     expect(double.run(result.runId)!.info.status).to.equal('RUNNING');
 
     await double.start();
-    const dry = await faulty.syncPending(true);
+    const dry = await faulty.sync.syncPending(true);
     expect(dry).to.have.length(1);
     expect(dry[0]!.metricPoints).to.be.greaterThan(0);
     expect(double.run(result.runId)!.info.status).to.equal('RUNNING');
-    const sent = await faulty.syncPending(false);
+    const sent = await faulty.sync.syncPending(false);
     expect(sent[0]!.status).to.equal('FINISHED');
-    expect(await faulty.syncPending(false)).to.deep.equal([]);
+    expect(await faulty.sync.syncPending(false)).to.deep.equal([]);
     // Idempotent: a forced second pass sends nothing more.
-    const again = await faulty.syncDir((await faulty.local.runDir('fault-crash', result.runId))!);
+    const again = await faulty.sync.syncDir((await faulty.local.runDir('fault-crash', result.runId))!);
     expect([again.params, again.tags, again.metricPoints, again.artifacts]).to.deep.equal([0, 0, 0, 0]);
 
     const crashed = summarise(double, result.runId);
@@ -372,7 +372,7 @@ describe('MLflow tracking of trials', function () {
     await parent.end('FINISHED');
     expect(logger.lines.join('\n')).to.match(/run `thaw sync` when/);
     await double.start();
-    const reports = await tracker.syncPending(false);
+    const reports = await tracker.sync.syncPending(false);
     expect(reports.map((r) => r.runName)).to.deep.equal(['parent', 'child']);
     const runs = double.runsOf('offline');
     const served = Object.fromEntries(runs.map((r) => [r.info.run_name, r]));
@@ -393,7 +393,7 @@ describe('MLflow tracking of trials', function () {
     await mkdir(join(dirB, 'metrics'), { recursive: true });
     await writeFile(join(dirB, 'metrics', 'late'), '7 1.0 0\n');
     for (const runDir of [dirA, dirB]) await writeSyncState(runDir, { ...(await readSyncState(runDir))!, pending: true });
-    const error = await tracker.syncPending(false).catch((e: unknown) => e);
+    const error = await tracker.sync.syncPending(false).catch((e: unknown) => e);
     expect(error).to.be.instanceOf(ThawError);
     expect((error as Error).message).to.match(
       /^1 run\(s\) could not be sent \(the others were\):\n {2}.*: run a \(.*\): param lr is "0\.2" here but "0\.1" on http:\/\/127\.0\.0\.1:\d+; MLflow params cannot change$/,

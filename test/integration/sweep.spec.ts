@@ -120,8 +120,15 @@ describe('sweeps', () => {
       const runner = container.get<SweepRunner>(SweepRunner);
       const first = await runner.run(plan, { backend: tf.getBackend() });
       expect(first).to.include({ ran: 4, failed: 0 });
+      const histories = (from: number) => double.requests.slice(from).filter((r) => r.path.includes('metrics/get-history')).length;
+      const beforeResume = double.requests.length;
       const again = await runner.run(plan, { backend: tf.getBackend() });
       expect(again).to.include({ ran: 0, skipped: 4, parentRunId: first.parentRunId });
+      // Finding the finished trials reads status and tags only: histories are read once, for the summary, as a report does.
+      const resumeHistories = histories(beforeResume);
+      const beforeReport = double.requests.length;
+      await runner.reportRun(first.parentRunId);
+      expect(resumeHistories).to.be.greaterThan(0).and.at.most(histories(beforeReport));
       const parent = double.run(first.parentRunId)!;
       expect(parent.info.status).to.equal('FINISHED');
       expect(double.runsOf('served-sweep').filter((run) => run.tags.some((t) => t.key === 'mlflow.parentRunId'))).to.have.length(4);

@@ -40,8 +40,13 @@ export interface RunRecord {
   readonly startTime: number;
   readonly tags: Readonly<Record<string, string>>;
   readonly params: Readonly<Record<string, string>>;
-  /** Each metric's values in step order. */
+  /** Each metric's values in step order (only the latest when read without histories). */
   readonly metrics: Readonly<Record<string, readonly number[]>>;
+}
+
+export interface FindRunsOptions {
+  /** Read every metric's whole history (default true). */
+  readonly histories?: boolean;
 }
 
 /** Records experiments and runs: MLflow's local file store, or an MLflow tracking server. */
@@ -50,8 +55,12 @@ export interface Tracker {
   /** Where runs go, for people (a folder or a URL). */
   readonly location: string;
   startRun(request: StartRunRequest): Promise<TrackedRun>;
-  /** Runs of an experiment whose tags include all of `tags` (none when the experiment does not exist). */
-  findRuns(experimentName: string, tags: Readonly<Record<string, string>>): Promise<RunRecord[]>;
+  /**
+   * Runs of an experiment whose tags include all of `tags` (none when the experiment does not
+   * exist). With `histories: false` each metric holds only its latest value, which spares a server
+   * one request per metric and run (enough to find finished trials).
+   */
+  findRuns(experimentName: string, tags: Readonly<Record<string, string>>, options?: FindRunsOptions): Promise<RunRecord[]>;
   /** Reopens a run (a sweep's parent, resumed) to log more to it. */
   resumeRun(experimentName: string, runId: string): Promise<TrackedRun>;
   /** A local folder holding a run's artifact folder (downloaded from a server when needed); undefined when the run has no such artifact. */

@@ -21,7 +21,7 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
     if (!(tracker instanceof RestTracker)) {
       throw new ThawError('thaw sync: no MLflow tracking server is set; expected MLFLOW_TRACKING_URI=http(s)://… or --trackingUri');
     }
-    const reports = await tracker.syncPending(args.dryRun, (report: RunSyncReport) => {
+    const reports = await tracker.sync.syncPending(args.dryRun, (report: RunSyncReport) => {
       const parts = [
         report.createdRun ? 'new run' : undefined,
         `${report.params} params`,

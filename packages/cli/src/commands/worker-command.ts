@@ -37,7 +37,11 @@ async function runJob(job: TrialJob, context: TrialJobContext, backend: string, 
     // A worker died in the middle of this trial: its run can only be ended from here.
     const tracker = createTracker({ uri: loaded.spec.tracking.uri, store: loaded.spec.tracking.store, logger });
     const experiment = experimentNameOf(loaded.spec);
-    const earlier = await tracker.findRuns(experiment, { 'mlflow.parentRunId': job.parentRunId, 'thaw.configHash': job.configHash });
+    const earlier = await tracker.findRuns(
+      experiment,
+      { 'mlflow.parentRunId': job.parentRunId, 'thaw.configHash': job.configHash },
+      { histories: false },
+    );
     // The worker may have died after recording the trial but before the queue heard of it: never train it twice.
     const finished = earlier.find((r) => r.status === 'FINISHED');
     if (finished) {

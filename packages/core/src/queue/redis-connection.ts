@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { ThawError, describeValue } from '@thaw/contracts';
-import { redactUrl } from '../mlflow/tracking-config.js';
+import { redactUrl } from '../tracking/tracking-config.js';
 
 /** A Redis URL with its password removed, for messages. */
 export function displayRedisUrl(url: string): string {

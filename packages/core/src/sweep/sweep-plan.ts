@@ -1,4 +1,4 @@
-import { experimentNameOf } from '../mlflow/create-tracker.js';
+import { experimentNameOf } from '../tracking/create-tracker.js';
 import { createHash } from 'node:crypto';
 import {
   SeededRandom,

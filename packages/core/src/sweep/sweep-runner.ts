@@ -127,7 +127,7 @@ export class SweepRunnerImpl implements SweepRunner {
       for (const trial of plan.trials) await this.pipeline.runPrerequisites(trial.plan, trialOptions);
     }
     const { run: parent, complete } = await this.parentRun(plan);
-    const done = await this.finishedTrials(plan, parent.runId);
+    const done = await this.finishedTrials(plan, parent.runId, false);
     for (const trial of plan.trials.filter((t) => done.has(t.configHash))) {
       this.log.info(`[${trial.index + 1}/${plan.trials.length}] ${trial.runName}: finished earlier, skipped`);
     }
@@ -216,13 +216,13 @@ export class SweepRunnerImpl implements SweepRunner {
 
   /** The latest parent run of this sweep in the store, if it ran before. */
   private async earlierParent(plan: SweepLayout): Promise<RunRecord | undefined> {
-    const runs = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash });
+    const runs = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }, { histories: false });
     return runs.filter((run) => run.tags['mlflow.parentRunId'] === undefined).pop();
   }
 
-  /** Finished child runs of a sweep run, by config hash. */
-  private async finishedTrials(plan: SweepLayout, parentRunId: string): Promise<Map<string | undefined, RunRecord>> {
-    const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parentRunId });
+  /** Finished child runs of a sweep run, by config hash; `histories` only when their metrics are summarised. */
+  private async finishedTrials(plan: SweepLayout, parentRunId: string, histories = true): Promise<Map<string | undefined, RunRecord>> {
+    const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parentRunId }, { histories });
     return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
   }
 

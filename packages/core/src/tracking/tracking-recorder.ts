@@ -1,5 +1,5 @@
-import { experimentNameOf } from '../mlflow/create-tracker.js';
-import { redactUrl } from '../mlflow/tracking-config.js';
+import { experimentNameOf } from './create-tracker.js';
+import { redactUrl } from './tracking-config.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';

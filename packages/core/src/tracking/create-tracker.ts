@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { ThawError, type ExperimentSpec, type Logger, type Tracker } from '@thaw/contracts';
-import { FileStoreTracker } from '../tracking/file-store-tracker.js';
+import { FileStoreTracker } from './file-store-tracker.js';
 import { MlflowClient, type MlflowClientOptions } from './mlflow-client.js';
 import { RestTracker } from './rest-tracker.js';
 import { resolveTrackingTarget } from './tracking-config.js';

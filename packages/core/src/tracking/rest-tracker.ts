@@ -5,6 +5,7 @@ import {
   ThawError,
   messageOf,
   type Logger,
+  type FindRunsOptions,
   type MetricPoint,
   type RunRecord,
   type RunStatus,
@@ -12,12 +13,12 @@ import {
   type TrackedRun,
   type Tracker,
 } from '@thaw/contracts';
-import { readRunDetails, type FileStoreRun, type FileStoreTracker } from '../tracking/file-store-tracker.js';
-import { checkMlflowKey } from '../tracking/mlflow-keys.js';
-import { fitValues } from '../tracking/value-limits.js';
+import type { FileStoreRun, FileStoreTracker } from './file-store-tracker.js';
+import { checkMlflowKey } from './mlflow-keys.js';
+import { fitValues } from './value-limits.js';
 import { MlflowApiError, MlflowUnreachableError, type MlflowClient } from './mlflow-client.js';
 import type { MlflowRun } from './mlflow-types.js';
-import { syncRun, type RunSyncReport } from './sync-run.js';
+import { RunSync } from './run-sync.js';
 import { readSyncState, writeSyncState, type SyncState } from './sync-state.js';
 
 export const EXPERIMENT_KIND_TAG = 'mlflow.experimentKind';
@@ -25,10 +26,13 @@ export const EXPERIMENT_KIND_TAG = 'mlflow.experimentKind';
 /**
  * Runs on an MLflow tracking server, mirrored in a local file store. Everything is written
  * locally first and then sent; when the server is away the trial goes on, the local run stays
- * marked pending, and `thaw sync` (syncPending) sends what the server lacks.
+ * marked pending, and `thaw sync` (RunSync) sends what the server lacks.
  */
 export class RestTracker implements Tracker {
   private readonly experiments = new Map<string, string>();
+
+  /** Sends what the server lacks of local runs (`thaw sync`, and a run whose server came back). */
+  readonly sync: RunSync;
 
   constructor(
     readonly client: MlflowClient,
@@ -36,7 +40,9 @@ export class RestTracker implements Tracker {
     private readonly logger: Logger,
     /** Metric points are sent when this many wait, or this long after the last send. */
     private readonly flush = { points: 1000, ms: 1000 },
-  ) {}
+  ) {
+    this.sync = new RunSync(client, local, (name) => this.experimentId(name));
+  }
 
   get location(): string {
     return this.client.url;
@@ -107,7 +113,7 @@ export class RestTracker implements Tracker {
     return run;
   }
 
-  async findRuns(experimentName: string, tags: Readonly<Record<string, string>>): Promise<RunRecord[]> {
+  async findRuns(experimentName: string, tags: Readonly<Record<string, string>>, options: FindRunsOptions = {}): Promise<RunRecord[]> {
     try {
       const experiment = await this.client.getExperimentByName(experimentName);
       if (experiment === undefined) return [];
@@ -116,7 +122,7 @@ export class RestTracker implements Tracker {
         .join(' and ');
       const runs = await this.client.searchRuns({ experimentIds: [experiment.experiment_id], ...(filter ? { filter } : {}) });
       const records: RunRecord[] = [];
-      for (const run of runs) records.push(await this.record(run));
+      for (const run of runs) records.push(await this.record(run, options.histories ?? true));
       return records.sort((a, b) => a.startTime - b.startTime);
     } catch (error) {
       if (!(error instanceof MlflowUnreachableError)) throw error;
@@ -125,9 +131,13 @@ export class RestTracker implements Tracker {
     }
   }
 
-  private async record(run: MlflowRun): Promise<RunRecord> {
+  private async record(run: MlflowRun, histories = true): Promise<RunRecord> {
     const metrics: Record<string, number[]> = {};
-    for (const { key } of run.data.metrics ?? []) {
+    for (const { key, value } of run.data.metrics ?? []) {
+      if (!histories) {
+        metrics[key] = [value];
+        continue;
+      }
       const history = await this.client.getMetricHistory(run.info.run_id, key);
       metrics[key] = history.sort((a, b) => a.step - b.step || a.timestamp - b.timestamp).map((point) => point.value);
     }
@@ -201,49 +211,6 @@ export class RestTracker implements Tracker {
       pending: true,
     });
     return new RestRun(this, localRun, remote, this.logger, this.flush);
-  }
-
-  /** Sends every pending local run of this server to it (parents first); a dry run only counts. */
-  async syncPending(dryRun: boolean, onRun: (report: RunSyncReport) => void = () => undefined): Promise<RunSyncReport[]> {
-    const pending: { dir: string; state: SyncState; parent: boolean }[] = [];
-    for (const dir of await this.local.allRunDirs()) {
-      const state = await readSyncState(dir);
-      if (state?.pending !== true || state.server !== this.client.url) continue;
-      const details = await readRunDetails(dir);
-      pending.push({ dir, state, parent: details.tags['mlflow.parentRunId'] === undefined });
-    }
-    pending.sort((a, b) => Number(b.parent) - Number(a.parent));
-    const reports: RunSyncReport[] = [];
-    const failures: string[] = [];
-    for (const { dir } of pending) {
-      try {
-        const report = await this.syncDir(dir, dryRun);
-        reports.push(report);
-        onRun(report);
-      } catch (error) {
-        // The server gone: nothing else can be sent either. Anything else concerns this run only.
-        if (error instanceof MlflowUnreachableError) throw error;
-        failures.push(`${dir}: ${messageOf(error)}`);
-      }
-    }
-    if (failures.length > 0) {
-      throw new ThawError(`${failures.length} run(s) could not be sent (the others were):\n  ${failures.join('\n  ')}`);
-    }
-    return reports;
-  }
-
-  /** Sends what one local run holds and the server lacks. */
-  async syncDir(dir: string, dryRun = false): Promise<RunSyncReport> {
-    const state = await readSyncState(dir);
-    if (state === undefined) throw new ThawError(`${dir} is not a run recorded for an MLflow server (no ${'thaw-sync.json'})`);
-    return syncRun(this.client, await readRunDetails(dir), state, {
-      dryRun,
-      experimentId: (name) => this.experimentId(name),
-      remoteIdOf: async (localRunId) => {
-        const other = await this.local.findRunDir(localRunId);
-        return other === undefined ? undefined : (await readSyncState(other))?.remoteRunId;
-      },
-    });
   }
 }
 
@@ -361,7 +328,7 @@ class RestRun implements TrackedRun {
     }
     // The server was away for part of the run: if it is back, send what it lacks now.
     try {
-      await this.tracker.syncDir(dir);
+      await this.tracker.sync.syncDir(dir);
       this.logger.info(`run ${this.localRun.runId} is complete on ${this.tracker.client.url} again`);
     } catch (error) {
       this.logger.warn(

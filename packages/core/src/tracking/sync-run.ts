@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ThawError } from '@thaw/contracts';
-import type { LocalRunDetails } from '../tracking/file-store-tracker.js';
+import type { LocalRunDetails } from './file-store-tracker.js';
 import type { MlflowClient } from './mlflow-client.js';
 import type { MlflowMetric } from './mlflow-types.js';
 import { writeSyncState, type SyncState } from './sync-state.js';
