@@ -59,6 +59,8 @@ export * from './tracking/rest-tracker.js';
 export * from './tracking/split-log-batch.js';
 export * from './tracking/sync-run.js';
 export * from './tracking/run-sync.js';
+export * from './tracking/source-tags.js';
+export * from './tracking/class-metric-keys.js';
 export * from './tracking/sync-state.js';
 export * from './tracking/tracking-config.js';
 export * from './tracking/value-limits.js';

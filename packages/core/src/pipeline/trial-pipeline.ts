@@ -34,6 +34,7 @@ import { hasSavedModel, saveThawModel } from '../model/thaw-model-folder.js';
 import { ThawContainer } from '../plugins/plugin-registry.js';
 import { displayPath } from '../util/display-path.js';
 import { lockFile } from '../util/lock-file.js';
+import { recordedSpecPath } from '../tracking/source-tags.js';
 
 export { disposeSplits } from '../model/dispose-splits.js';
 
@@ -241,7 +242,7 @@ async function saveBase(built: BuiltModel, dir: string, plan: TrialPlan, data: D
     inputRange: built.base.inputRange ?? [0, 1],
     classNames: data.classNames,
     basePlugin: plan.loaded.spec.model.base.plugin,
-    spec: plan.loaded.file,
+    spec: recordedSpecPath(plan.loaded.file),
     savedAt: new Date().toISOString(),
   });
   return dir;

@@ -35,6 +35,25 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/**
+ * A title shortened (in the middle, with "…") to fit a width: DejaVu Sans Bold at `size` px runs
+ * about 0.62 em per character, so the PNG never clips it.
+ */
+export function fitTitle(title: string, width: number, size = 15): string {
+  const fits = Math.floor(width / (0.62 * size));
+  if (title.length <= fits) return title;
+  const keep = Math.max(4, fits - 1);
+  return `${title.slice(0, Math.ceil(keep / 2))}…${title.slice(title.length - Math.floor(keep / 2))}`;
+}
+
+/** Whole-number ticks (epochs, counted from 1): never a half epoch. */
+export function integerTicks(min: number, max: number, count = 10): { x: number; label: string }[] {
+  const step = Math.max(1, Math.ceil((max - min) / count));
+  const ticks: { x: number; label: string }[] = [];
+  for (let x = Math.ceil(min); x <= max; x += step) ticks.push({ x, label: String(x) });
+  return ticks;
+}
+
 function niceTicks(min: number, max: number, count = 5): number[] {
   if (!(max > min)) return [min];
   const raw = (max - min) / count;
@@ -66,7 +85,7 @@ export function lineChartSvg(chart: LineChart): string {
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    `<text x="${WIDTH / 2 - MARGIN.right / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escape(chart.title)}</text>`,
+    `<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escape(fitTitle(chart.title, WIDTH - 20))}</text>`,
   ];
   for (const tick of niceTicks(yMin, yMax)) {
     out.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${sy(tick)}" y2="${sy(tick)}" stroke="#e5e5e5"/>`);
@@ -114,15 +133,17 @@ export function lineChartSvg(chart: LineChart): string {
 export function confusionMatrixSvg(title: string, classNames: readonly string[], matrix: readonly (readonly number[])[]): string {
   const n = classNames.length;
   const cell = Math.max(28, Math.min(56, Math.floor(480 / Math.max(1, n))));
-  const left = 130;
   const top = 60;
-  const width = left + n * cell + 30;
+  // Wide enough for its title (within reason: a longer one is shortened to fit), the matrix centred.
+  const matrixWidth = 130 + n * cell + 30;
+  const width = Math.max(matrixWidth, Math.min(720, Math.ceil(title.length * 0.62 * 15) + 20));
+  const left = 130 + Math.floor((width - matrixWidth) / 2);
   const height = top + n * cell + 120;
   const max = Math.max(1, ...matrix.flat());
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escape(title)}</text>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escape(fitTitle(title, width - 20))}</text>`,
     `<text x="${left + (n * cell) / 2}" y="${top + n * cell + 110}" text-anchor="middle" font-size="12">predicted class</text>`,
     `<text x="14" y="${top + (n * cell) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${top + (n * cell) / 2})">true class</text>`,
   ];

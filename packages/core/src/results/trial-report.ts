@@ -1,4 +1,4 @@
-import { confusionMatrixSvg, lineChartSvg, stackSvgs } from './charts.js';
+import { confusionMatrixSvg, integerTicks, lineChartSvg, stackSvgs } from './charts.js';
 import type { EpochLogs, Evaluation, TrialResult } from '@thaw/contracts';
 
 const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
@@ -63,16 +63,19 @@ export function learningCurvesCsv(epochs: readonly EpochLogs[]): string {
 
 /** Loss and accuracy per epoch, training and validation, with where each phase begins. */
 export function learningCurvesSvg(title: string, epochs: readonly EpochLogs[]): string {
-  const markers = epochs.filter((e, i) => i === 0 || epochs[i - 1]!.phase !== e.phase).map((e) => ({ x: e.epoch, label: e.phase }));
+  // Epochs counted from 1, as the console counts them, with whole ticks.
+  const markers = epochs.filter((e, i) => i === 0 || epochs[i - 1]!.phase !== e.phase).map((e) => ({ x: e.epoch + 1, label: e.phase }));
+  const xTicks = integerTicks(1, Math.max(1, epochs.length));
   const chart = (what: string, train: (e: EpochLogs) => number, validation: (e: EpochLogs) => number) =>
     lineChartSvg({
       title: `${title}: ${what}`,
       xLabel: 'epoch',
       yLabel: what,
       markers: markers.length > 1 ? markers : [],
+      xTicks,
       series: [
-        { name: `train ${what}`, points: epochs.map((e) => ({ x: e.epoch, y: train(e) })) },
-        { name: `val ${what}`, points: epochs.map((e) => ({ x: e.epoch, y: validation(e) })), dashed: true },
+        { name: `train ${what}`, points: epochs.map((e) => ({ x: e.epoch + 1, y: train(e) })) },
+        { name: `val ${what}`, points: epochs.map((e) => ({ x: e.epoch + 1, y: validation(e) })), dashed: true },
       ],
     });
   return stackSvgs([

@@ -119,7 +119,8 @@ export function expandSweepSpecs(raw: RawSpec, shownAs: string, overrides: reado
       .join(' ');
     try {
       const loaded = resolveSpec(base, shownAs, [], values);
-      return { index, values, label, runName: `${loaded.spec.name} ${label}`, loaded, configHash: configHash(loaded.spec) };
+      // Named by what differs: the spec's name is a tag (thaw.specName), and the UI cuts long names.
+      return { index, values, label, runName: label, loaded, configHash: configHash(loaded.spec) };
     } catch (error) {
       if (!(error instanceof ThawError)) throw error;
       throw new ThawError(`sweep trial ${index + 1} (${label}): ${messageOf(error)}`);

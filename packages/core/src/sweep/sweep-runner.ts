@@ -1,10 +1,10 @@
-import { userInfo } from 'node:os';
 import { inject, injectable } from 'inversify';
 import { Logger, ThawError, Tracker, messageOf, type RunRecord, type TrackedRun } from '@thaw/contracts';
 import { TrialInterrupted, TrialPipeline } from '../pipeline/trial-pipeline.js';
 import type { SweepLayout, SweepPlan, SweepTrial } from './sweep-plan.js';
 import { compareValues, sweepPlotSvg, type SweepShape } from './sweep-plot.js';
 import { svgToPng } from '../results/charts.js';
+import { sourceTags } from '../tracking/source-tags.js';
 
 export interface SweepRow {
   readonly runName: string;
@@ -239,7 +239,8 @@ export class SweepRunnerImpl implements SweepRunner {
     const run = await this.tracker.startRun({
       experimentName: plan.experimentName,
       runName: `${plan.name} sweep`,
-      tags: { 'mlflow.user': userInfo().username, 'mlflow.source.name': 'thaw', [SWEEP_TAG]: plan.sweepHash },
+      // The same source tags as its trials: the UI shows the spec and the commit on the sweep run too.
+      tags: { ...sourceTags(plan.trials[0]!.loaded.file), 'thaw.specName': plan.name, [SWEEP_TAG]: plan.sweepHash },
     });
     await run.logParams({
       'sweep.trials': String(plan.trials.length),

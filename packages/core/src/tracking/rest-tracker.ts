@@ -243,8 +243,11 @@ class RestRun implements TrackedRun {
     return this.remote?.info.experiment_id ?? this.localRun.experimentId;
   }
 
+  /** The run's page in the UI, only while the server has all of it; else the local copy and how to send it. */
   get location(): string {
-    return this.remote ? this.tracker.client.runPageUrl(this.remote.info.experiment_id, this.remote.info.run_id) : this.localRun.dirPath;
+    return this.remote && !this.offline
+      ? this.tracker.client.runPageUrl(this.remote.info.experiment_id, this.remote.info.run_id)
+      : `${this.localRun.dirPath} (not on ${this.tracker.client.url} yet: \`thaw sync\` sends it)`;
   }
 
   /** Stops sending for the rest of the run; the local copy keeps everything for `thaw sync`. */
@@ -328,7 +331,8 @@ class RestRun implements TrackedRun {
     }
     // The server was away for part of the run: if it is back, send what it lacks now.
     try {
-      await this.tracker.sync.syncDir(dir);
+      const report = await this.tracker.sync.syncDir(dir);
+      if (this.remote !== undefined || report.remoteRunId !== undefined) this.offline = false;
       this.logger.info(`run ${this.localRun.runId} is complete on ${this.tracker.client.url} again`);
     } catch (error) {
       this.logger.warn(

@@ -1,8 +1,7 @@
 import { experimentNameOf } from './create-tracker.js';
 import { redactUrl } from './tracking-config.js';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import {
@@ -19,26 +18,12 @@ import {
   type TrialResult,
 } from '@thaw/contracts';
 import { saveThawModel } from '../model/thaw-model-folder.js';
+import { classMetricKeys } from './class-metric-keys.js';
+import { recordedSpecPath, sourceTags } from './source-tags.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
 import { svgToPng } from '../results/charts.js';
 import { trialNote, confusionCsv, confusionMatrixPictureSvg, learningCurvesCsv, learningCurvesSvg } from '../results/trial-report.js';
-
-function gitCommit(dir: string): string | undefined {
-  try {
-    return (
-      execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
-        .toString()
-        .trim() || undefined
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-function metricKey(name: string): string {
-  return name.replace(/[^\p{L}\p{N}_\-. :/]/gu, '_');
-}
 
 /** Records each trial as an MLflow run: params at the start, metrics per epoch, artifacts at the end. */
 @injectable()
@@ -46,16 +31,12 @@ export class TrackingRecorder implements TrialRecorder {
   constructor(@inject(Tracker) private readonly tracker: Tracker) {}
 
   async begin(trial: TrialInfo): Promise<TrialRecording> {
-    const { spec, dir } = trial.loaded;
+    const { spec } = trial.loaded;
     const tags: Record<string, string> = {
-      'mlflow.user': userInfo().username,
-      'mlflow.source.name': 'thaw',
-      'mlflow.source.type': 'LOCAL',
+      ...sourceTags(trial.loaded.file),
       'thaw.configHash': trial.configHash,
-      'thaw.spec': trial.loaded.file,
+      'thaw.specName': spec.name,
     };
-    const commit = gitCommit(dir);
-    if (commit !== undefined) tags['mlflow.source.git.commit'] = commit;
     const run = await this.tracker.startRun({
       experimentName: experimentNameOf(spec),
       runName: trial.runName,
@@ -139,14 +120,15 @@ class RunRecording implements TrialRecording {
     const timestamp = Date.now();
     const step = result.train.epochs.length;
     const split = evaluation.split;
+    const classKeys = classMetricKeys(evaluation.perClass.map((c) => c.className));
     const points: MetricPoint[] = [
       { key: `${split}_loss`, value: evaluation.loss, step, timestamp },
       { key: `${split}_accuracy`, value: evaluation.accuracy, step, timestamp },
       { key: 'train_images_per_second', value: result.train.imagesPerSecond, step, timestamp },
       { key: 'trial_seconds', value: result.seconds, step, timestamp },
       ...evaluation.perClass.flatMap((metrics) => [
-        { key: metricKey(`${split}_precision.${metrics.className}`), value: metrics.precision, step, timestamp },
-        { key: metricKey(`${split}_recall.${metrics.className}`), value: metrics.recall, step, timestamp },
+        { key: `${split}_precision.${classKeys[metrics.className]!}`, value: metrics.precision, step, timestamp },
+        { key: `${split}_recall.${classKeys[metrics.className]!}`, value: metrics.recall, step, timestamp },
       ]),
     ];
     await run.logMetrics(points);
@@ -157,6 +139,7 @@ class RunRecording implements TrialRecording {
     await run.logArtifact('confusion-matrix.csv', confusionCsv(evaluation));
     await run.logArtifact('confusion-matrix.png', svgToPng(confusionMatrixPictureSvg(trial.runName, evaluation)));
     await run.logArtifact('evaluation.json', JSON.stringify(evaluation, undefined, 2));
+    await run.logArtifact('class-metric-keys.json', JSON.stringify(classKeys, undefined, 2));
     const modelDir = await mkdtemp(join(tmpdir(), 'thaw-model-'));
     try {
       // The whole network, with what from-run needs to take the trained base back out of it.
@@ -168,7 +151,7 @@ class RunRecording implements TrialRecording {
         inputRange: built.base.inputRange ?? [0, 1],
         classNames: evaluation.perClass.map((c) => c.className),
         basePlugin: trial.loaded.spec.model.base.plugin,
-        spec: trial.loaded.file,
+        spec: recordedSpecPath(trial.loaded.file),
         savedAt: new Date().toISOString(),
       });
       await run.logArtifactDirectory(modelDir, 'model');

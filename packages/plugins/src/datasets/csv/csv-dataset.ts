@@ -86,6 +86,6 @@ export class CsvDataset implements DatasetPlugin<Options> {
         });
       splits[split].push(entry);
     }
-    return { ...splits, classNames, ignored: 0, source: `CSV manifest ${displayPath(file)}` };
+    return { ...splits, classNames, ignored: 0, source: `CSV manifest ${options.file}` };
   }
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import { ThawError, displayPath, type DatasetContext, type DatasetFacts, type DatasetPlugin, type DatasetSplits } from '@thaw/core';
+import { ThawError, type DatasetContext, type DatasetFacts, type DatasetPlugin, type DatasetSplits } from '@thaw/core';
 import { assignSplit, holdOut } from '../images/assign-split.js';
 import type { LabeledFile } from '../images/file-image-split.js';
 import { decodeSettings, imageDecodingOptions } from '../images/image-decoding-options.js';
@@ -82,7 +82,7 @@ export class ImageFolderDataset implements DatasetPlugin<Options> {
         test,
         classNames: folder.classNames,
         ignored: folder.ignored,
-        source: `image folder ${displayPath(root)}`,
+        source: `image folder ${options.path}`,
       };
     }
     const splits = options.splits!;
