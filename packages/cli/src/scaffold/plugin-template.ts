@@ -7,10 +7,11 @@ function pascal(name: string): string {
     .join('');
 }
 
-export function pluginFiles(
-  name: string,
-  versions: { thaw: string; tfjs: string; inversify: string; zod: string },
-): Record<string, string> {
+/**
+ * `shared`: the packages the plugin shares with thaw — a `file:` link to the copy thaw uses (to
+ * build and test against) and the semver range a published plugin asks for.
+ */
+export function pluginFiles(name: string, shared: Readonly<Record<string, { link: string; range: string }>>): Record<string, string> {
   const className = `${pascal(name)}Base`;
   const packageName = `thaw-plugin-${name}`;
   const json = (value: unknown) => `${JSON.stringify(value, undefined, 2)}\n`;
@@ -24,13 +25,15 @@ export function pluginFiles(
       exports: { '.': './dist/src/index.js' },
       files: ['dist/src'],
       scripts: { build: 'tsc -p .', test: 'tsc -p . && mocha dist/test' },
-      peerDependencies: {
-        '@thaw/contracts': versions.thaw,
-        '@tensorflow/tfjs': versions.tfjs,
-        inversify: versions.inversify,
-        zod: versions.zod,
+      peerDependencies: Object.fromEntries(Object.entries(shared).map(([pkg, { range }]) => [pkg, range])),
+      devDependencies: {
+        ...Object.fromEntries(Object.entries(shared).map(([pkg, { link }]) => [pkg, link])),
+        typescript: '^6.0.3',
+        mocha: '^12.0.3',
+        chai: '^6.3.0',
+        '@types/mocha': '^10.0.10',
+        '@types/node': '^20.19.0',
       },
-      devDependencies: { typescript: '^6.0.3', mocha: '^12.0.3', chai: '^6.3.0', '@types/mocha': '^10.0.10', '@types/node': '^20.19.0' },
     }),
     'tsconfig.json': json({
       compilerOptions: {
@@ -124,6 +127,7 @@ describe('${name} base model', () => {
 A thaw base-model plugin: \`${name}\`.
 
 \`\`\`bash
+npm install            # thaw's contracts, TF.js, inversify and zod are linked to the copies thaw uses
 npm run build          # compiles to dist/
 npm test               # builds and runs the tests (mocha)
 \`\`\`
