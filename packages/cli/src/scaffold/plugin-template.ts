@@ -31,6 +31,7 @@ export function pluginFiles(name: string, shared: Readonly<Record<string, { link
         typescript: '^6.0.3',
         mocha: '^12.0.3',
         chai: '^6.3.0',
+        '@types/chai': '^5.2.3',
         '@types/mocha': '^10.0.10',
         '@types/node': '^20.19.0',
       },
