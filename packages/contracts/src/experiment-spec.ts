@@ -108,6 +108,15 @@ export const ExperimentSpecSchema = z.strictObject({
       optimizer: optimizerName.default('adam'),
       learningRate: z.number().positive({ error: 'expected a learning rate > 0' }).default(1e-3),
       momentum: z.number().min(0).lt(1).default(0),
+      /**
+       * Discriminative learning rates (timm's layer_decay, fastai's slice): the head trains at the
+       * phase's rate, the base's top unit at that × layerDecay, the next at × layerDecay², and so on down.
+       */
+      layerDecay: z
+        .number()
+        .gt(0, { error: 'expected a factor > 0' })
+        .lte(1, { error: 'expected a factor <= 1 (1: one rate for all)' })
+        .optional(),
       earlyStopping: earlyStopping.optional(),
       /** Compute the frozen part once per phase (when no augmentation precedes it) instead of every epoch; results are identical. */
       cacheFrozen: z.boolean().default(true),

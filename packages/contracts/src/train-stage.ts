@@ -2,6 +2,7 @@ import type { TrainConfig } from './experiment-spec.js';
 import type { SeededRandom } from './seeded-random.js';
 import type { HeadOutput } from './built-model.js';
 import type { Augmenter } from './augment-stage.js';
+import type { ModelUnit } from './base-model-plugin.js';
 import type { FrozenModel, ModelFacts } from './built-model.js';
 import type { DatasetSplits } from './dataset-plugin.js';
 import type { Phase } from './strategy-plugin.js';
@@ -34,6 +35,8 @@ export interface PhaseRequest {
   readonly frozen: FrozenModel;
   /** What the head outputs (class probabilities, or one logit for two classes). */
   readonly output: HeadOutput;
+  /** The base's units, input → output: which unit a trainable layer belongs to (per-unit learning rates). */
+  readonly units: readonly ModelUnit[];
   readonly data: DatasetSplits;
   readonly augmenter: Augmenter;
   readonly config: TrainConfig;

@@ -39,6 +39,7 @@ export * from './planning/trial-planner-impl.js';
 export * from './planning/trial-metric-names.js';
 export * from './training/batches.js';
 export * from './training/objective.js';
+export * from './training/unit-learning-rates.js';
 export * from './data/in-memory-split.js';
 export * from './data/mapped-split.js';
 export * from './data/split-batches.js';

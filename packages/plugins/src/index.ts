@@ -7,6 +7,7 @@ export * from './datasets/fashion-mnist/fashion-mnist-dataset.js';
 export * from './datasets/fashion-mnist/fashion-mnist-files.js';
 export * from './datasets/fashion-mnist/idx-file.js';
 export * from './strategies/fine-tune-strategy.js';
+export * from './strategies/gradual-unfreeze-strategy.js';
 export * from './base-models/mobilenet-v2.js';
 export * from './base-models/adapt-input.js';
 export * from './base-models/load-weights-by-name.js';

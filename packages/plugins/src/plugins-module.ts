@@ -9,6 +9,7 @@ import { FashionMnistDataset } from './datasets/fashion-mnist/fashion-mnist-data
 import { ImageFolderDataset } from './datasets/image-folder/image-folder-dataset.js';
 import { CsvDataset } from './datasets/csv/csv-dataset.js';
 import { FeatureExtractionStrategy, FineTuneStrategy } from './strategies/fine-tune-strategy.js';
+import { GradualUnfreezeStrategy } from './strategies/gradual-unfreeze-strategy.js';
 
 /** thaw's built-in base models, strategies and datasets. */
 export const pluginsModule = new ContainerModule(({ bind }) => {
@@ -26,6 +27,8 @@ export const pluginsModule = new ContainerModule(({ bind }) => {
   bind(StrategyPlugin).toService(FineTuneStrategy);
   bind(FeatureExtractionStrategy).toSelf().inSingletonScope();
   bind(StrategyPlugin).toService(FeatureExtractionStrategy);
+  bind(GradualUnfreezeStrategy).toSelf().inSingletonScope();
+  bind(StrategyPlugin).toService(GradualUnfreezeStrategy);
   bind(FashionMnistDataset).toSelf().inSingletonScope();
   bind(DatasetPlugin).toService(FashionMnistDataset);
   bind(ImageFolderDataset).toSelf().inSingletonScope();

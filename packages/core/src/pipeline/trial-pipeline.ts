@@ -193,6 +193,7 @@ export class TrialPipelineImpl implements TrialPipeline {
           phase,
           frozen,
           output: built.output,
+          units: built.units,
           data,
           augmenter,
           config,

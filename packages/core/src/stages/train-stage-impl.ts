@@ -8,6 +8,7 @@ import { EarlyStopping } from '../training/early-stopping.js';
 import { FrozenFeatureCache } from '../training/frozen-feature-cache.js';
 import { makeOptimizer } from '../training/make-optimizer.js';
 import { objectiveFor, type Objective } from '../training/objective.js';
+import { unitLearningRates } from '../training/unit-learning-rates.js';
 
 /** Features larger than this (all rows of a split, float32) are not precomputed: the frozen part runs per batch instead. */
 const FEATURE_BYTES_LIMIT = Number(process.env['THAW_FEATURE_CACHE_MB'] ?? 1024) * 2 ** 20;
@@ -91,6 +92,25 @@ async function runFrozen(split: ImageSplit, batchSize: number, run: (images: tf.
   }
 }
 
+/**
+ * The phase's trainable variables grouped by learning rate, each group with its optimizer: one
+ * group unless `train.layerDecay` gives units their own rates.
+ */
+function rateGroups(request: PhaseRequest, model: tf.LayersModel): { optimizer: tf.Optimizer; variables: tf.Variable[] }[] {
+  const { phase, config, units } = request;
+  const name = phase.optimizer ?? config.optimizer;
+  const rates = unitLearningRates(units, phase, config.layerDecay);
+  const unitOfLayer = new Map(units.flatMap((unit) => unit.layers.map((layer) => [layer, unit.name] as const)));
+  const byRate = new Map<number, tf.Variable[]>();
+  for (const layer of model.layers) {
+    const rate = rates.get(unitOfLayer.get(layer.name) ?? 'head') ?? phase.learningRate;
+    for (const weight of layer.trainableWeights) byRate.set(rate, [...(byRate.get(rate) ?? []), weight.read() as tf.Variable]);
+  }
+  if (byRate.size <= 1)
+    return [{ optimizer: makeOptimizer(name, config.momentum, phase.learningRate), variables: [...byRate.values()].flat() }];
+  return [...byRate].map(([rate, variables]) => ({ optimizer: makeOptimizer(name, config.momentum, rate), variables }));
+}
+
 @injectable()
 export class TrainStageImpl implements TrainStage {
   constructor(@inject(FrozenFeatureCache) private readonly cache: FrozenFeatureCache) {}
@@ -100,7 +120,8 @@ export class TrainStageImpl implements TrainStage {
     const objective = objectiveFor(request.output, data.classNames.length);
     const model = frozen.trainable;
     const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
-    const optimizer = makeOptimizer(phase.optimizer ?? config.optimizer, config.momentum, phase.learningRate);
+    const groups = rateGroups(request, model);
+    const optimizer = groups[0]!.optimizer;
     const inputs = await PhaseInputs.create(request, this.cache);
     const stopping = config.earlyStopping ? new EarlyStopping(config.earlyStopping, variables) : undefined;
     const count = data.train.count;
@@ -128,16 +149,17 @@ export class TrainStageImpl implements TrainStage {
             [loss, correct] = tf.tidy(() => {
               const y = objective.targets(rows.map((row) => data.train.labels[row]!));
               let correctCount: tf.Scalar | undefined;
-              const cost = optimizer.minimize(
-                () => {
-                  const outputs = model.apply(x, { training: true }) as tf.Tensor;
-                  correctCount = tf.keep(objective.correct(y, outputs));
-                  return objective.loss(y, outputs);
-                },
-                true,
-                variables,
-              )!;
-              return [cost, correctCount!];
+              const lossOf = () => {
+                const outputs = model.apply(x, { training: true }) as tf.Tensor;
+                correctCount = tf.keep(objective.correct(y, outputs));
+                return objective.loss(y, outputs);
+              };
+              if (groups.length === 1) return [optimizer.minimize(lossOf, true, variables)!, correctCount!];
+              // Per-unit rates: one gradient, each group stepped by its own optimizer (Adam's step does not scale with the gradient).
+              const { value, grads } = tf.variableGrads(lossOf, variables);
+              for (const group of groups)
+                group.optimizer.applyGradients(Object.fromEntries(group.variables.map((v) => [v.name, grads[v.name]!])));
+              return [value, correctCount!];
             });
           } finally {
             x.dispose();
@@ -175,7 +197,7 @@ export class TrainStageImpl implements TrainStage {
       stopping?.finish();
     } finally {
       stopping?.disposeSnapshot();
-      optimizer.dispose();
+      for (const group of groups) group.optimizer.dispose();
       inputs.dispose();
     }
     return { epochs: logs, images, seconds, stoppedEarly };

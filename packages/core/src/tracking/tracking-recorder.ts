@@ -19,6 +19,7 @@ import {
 } from '@thaw/contracts';
 import { saveThawModel } from '../model/thaw-model-folder.js';
 import { classMetricKeys } from './class-metric-keys.js';
+import { unitLearningRates } from '../training/unit-learning-rates.js';
 import { recordedSpecPath, sourceTags } from './source-tags.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
@@ -56,6 +57,20 @@ export class TrackingRecorder implements TrialRecorder {
   }
 }
 
+/** What trained at which rate in each epoch: epoch (from 1), phase, unit (or head), learning rate. */
+function scheduleCsv(result: TrialResult): string {
+  const { plan } = result.trial;
+  const rows = ['epoch,phase,unit,learning_rate'];
+  for (const epoch of result.train.epochs) {
+    const phase = plan.phases.find((p) => p.name === epoch.phase);
+    if (!phase) continue;
+    for (const [unit, rate] of unitLearningRates(plan.base.facts.units, phase, plan.loaded.spec.train.layerDecay)) {
+      rows.push(`${epoch.epoch + 1},${phase.name},${unit},${rate}`);
+    }
+  }
+  return rows.join('\n') + '\n';
+}
+
 /** One trial's run, from its first phase to its end. */
 class RunRecording implements TrialRecording {
   readonly order = 100;
@@ -83,6 +98,7 @@ class RunRecording implements TrialRecording {
       [`${prefix}.optimizer`]: phase.optimizer ?? this.trial.loaded.spec.train.optimizer,
       [`${prefix}.batchNorm`]: phase.batchNorm,
       [`${prefix}.trainableUnits`]: String(facts.trainableUnits),
+      [`${prefix}.units`]: phase.trainableUnits.join(', ') || '(head only)',
       [`${prefix}.trainableBaseLayers`]: String(facts.trainableBaseLayers),
       [`${prefix}.trainableParams`]: String(facts.trainableParams),
       [`${prefix}.nonTrainableParams`]: String(facts.nonTrainableParams),
@@ -140,6 +156,7 @@ class RunRecording implements TrialRecording {
     await run.logArtifact('confusion-matrix.png', svgToPng(confusionMatrixPictureSvg(trial.runName, evaluation)));
     await run.logArtifact('evaluation.json', JSON.stringify(evaluation, undefined, 2));
     await run.logArtifact('class-metric-keys.json', JSON.stringify(classKeys, undefined, 2));
+    await run.logArtifact('schedule.csv', scheduleCsv(result));
     const modelDir = await mkdtemp(join(tmpdir(), 'thaw-model-'));
     try {
       // The whole network, with what from-run needs to take the trained base back out of it.
