@@ -70,3 +70,4 @@ export * from './queue/redis-connection.js';
 export * from './queue/trial-queue.js';
 export * from './queue/trial-worker.js';
 export * from './sweep/sweep-plot.js';
+export * from './sweep/replicate-stats.js';

@@ -3,6 +3,7 @@ import { Logger, ThawError, Tracker, messageOf, type RunRecord, type TrackedRun 
 import { TrialInterrupted, TrialPipeline } from '../pipeline/trial-pipeline.js';
 import type { SweepLayout, SweepPlan, SweepTrial } from './sweep-plan.js';
 import { compareValues, sweepPlotSvg, type SweepShape } from './sweep-plot.js';
+import { replicateSummary } from './replicate-stats.js';
 import { svgToPng } from '../results/charts.js';
 import { sourceTags } from '../tracking/source-tags.js';
 
@@ -294,16 +295,45 @@ export class SweepRunnerImpl implements SweepRunner {
       'thaw.bestRunId': best.runId,
       ...Object.fromEntries(plan.paths.map((p) => [`thaw.best.${p}`, String(best.values[p])])),
     });
+    const replicates = replicateSummary(rows, plan.paths, plan.sweep.metric.goal);
+    if (replicates) {
+      const { recommended, best: bestMean } = replicates;
+      await parent.setTags({
+        'thaw.recommended': recommended.label,
+        ...Object.fromEntries(Object.entries(recommended.values).map(([p, v]) => [`thaw.recommended.${p}`, String(v)])),
+        'thaw.bestMean': bestMean.label,
+      });
+      await parent.logMetrics([
+        { key: `recommended_mean_${plan.sweep.metric.name}`, value: recommended.mean, step: 0, timestamp },
+        { key: `best_mean_${plan.sweep.metric.name}`, value: bestMean.mean, step: 0, timestamp },
+      ]);
+      const csv = ['configuration,seeds,mean,std,ci95_low,ci95_high,p_worse_than_best'];
+      for (const group of replicates.groups) {
+        csv.push(
+          [JSON.stringify(group.label), group.n, group.mean, group.std, group.ci95[0], group.ci95[1], replicates.pWorse[group.label]].join(
+            ',',
+          ),
+        );
+      }
+      await parent.logArtifact('replicates.csv', `${csv.join('\n')}\n`);
+    }
   }
 }
 
-/** The sweep's results as a Markdown table, best first. */
+/** A Markdown table with a header row. */
+function markdownTable(table: readonly (readonly string[])[]): string {
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
+  return [line(table[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...table.slice(1).map(line)].join('\n') + '\n';
+}
+
+/** The sweep's results as a Markdown table, best first; with seeds as replicates, then each configuration's mean and interval and the recommendation. */
 export function summaryMarkdown(plan: SweepLayout | SweepShape, rows: readonly SweepRow[]): string {
   const metric = 'sweep' in plan ? plan.sweep.metric : plan.metric;
+  const isRate = (name: string) => name.includes('accuracy') || name.includes('precision') || name.includes('recall');
   const format = (value: number, percent: boolean) =>
     Number.isNaN(value) ? '—' : percent ? `${(100 * value).toFixed(1)}%` : value.toFixed(4);
-  const isRate = (name: string) => name.includes('accuracy') || name.includes('precision') || name.includes('recall');
-  const table = [
+  const trials = markdownTable([
     ['rank', ...plan.paths, metric.name, 'test accuracy', 'test loss', 'epochs'],
     ...rows.map((row, i) => [
       String(i + 1),
@@ -313,8 +343,24 @@ export function summaryMarkdown(plan: SweepLayout | SweepShape, rows: readonly S
       format(row.testLoss, false),
       String(row.epochs),
     ]),
-  ];
-  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
-  return [line(table[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...table.slice(1).map(line)].join('\n') + '\n';
+  ]);
+  const replicates = replicateSummary(rows, plan.paths, metric.goal);
+  if (!replicates) return trials;
+  const rate = isRate(metric.name);
+  const groups = markdownTable([
+    ['configuration', 'seeds', `mean ${metric.name}`, 'std', '95% interval', 'vs best (Welch, one-sided p)'],
+    ...replicates.groups.map((group) => [
+      group.label,
+      String(group.n),
+      format(group.mean, rate),
+      format(group.std, rate),
+      `${format(group.ci95[0], rate)} … ${format(group.ci95[1], rate)}`,
+      group === replicates.best ? 'best' : replicates.pWorse[group.label]!.toFixed(3),
+    ]),
+  ]);
+  return (
+    `${trials}\n${groups}\nRecommended: **${replicates.recommended.label}** — the first configuration, in the order of the swept values ` +
+    `(for unfreeze depth: the shallowest), whose ${metric.name} is not significantly worse than the best mean's (${replicates.best.label}): ` +
+    `Welch's one-sided t-test, p ≥ 0.05, seeds as replicates.\n`
+  );
 }
