@@ -91,6 +91,12 @@ describe('trial plan: a spec mistake never creates a run', function () {
       { model: { base: { plugin: 'from-run', run: '0123456789abcdef0123456789abcdef' } } },
       /model\.base\.run: received 0123456789abcdef0123456789abcdef, which is not a run in/,
     ],
+    // Relative to the working folder, as tracking.store is: the repository's package.json is a file.
+    [
+      'a tracking store under a regular file',
+      { tracking: { store: 'package.json/mlruns' } },
+      /tracking\.store: .*package\.json is a file, so .*package\.json\/mlruns cannot be created/,
+    ],
     [
       'output.base under a regular file',
       { output: { base: 'a-file/base' } },

@@ -12,6 +12,24 @@ import { sweepCommand } from './commands/sweep-command.js';
 import { syncCommand } from './commands/sync-command.js';
 import { workerCommand } from './commands/worker-command.js';
 
+const STORAGE_ERRORS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'it is a folder, not a file',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EMFILE: 'too many open files',
+};
+
+/** A failed write or read of a file, as one line naming the path and what went wrong; undefined for anything else. */
+function storageProblem(error: unknown): string | undefined {
+  const { code, path, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  if (code === undefined || path === undefined || !(code in STORAGE_ERRORS)) return undefined;
+  return `cannot ${syscall ?? 'use'} ${path}: ${STORAGE_ERRORS[code]} (${code})`;
+}
+
 /** Runs the CLI; returns the exit code: 0 success, 2 bad input, 130 interrupted, 1 anything else. */
 export async function main(argv: readonly string[]): Promise<number> {
   let usageError: string | undefined;
@@ -53,6 +71,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof ThawError) {
       process.stderr.write(`thaw: ${error.message}\n`);
       return error.exitCode;
+    }
+    const storage = storageProblem(error);
+    if (storage !== undefined) {
+      process.stderr.write(`thaw: ${storage}\n`);
+      return 1;
     }
     process.stderr.write(`thaw: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : messageOf(error)}\n`);
     return 1;

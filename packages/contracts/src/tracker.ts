@@ -65,6 +65,8 @@ export interface Tracker {
   resumeRun(experimentName: string, runId: string): Promise<TrackedRun>;
   /** A local folder holding a run's artifact folder (downloaded from a server when needed); undefined when the run has no such artifact. */
   artifactFolder(runId: string, artifactPath: string): Promise<string | undefined>;
+  /** Refuses, with a ThawError naming `where` and the path, a store this process cannot write: checked before any run exists. */
+  checkWritable?(where: string): void;
   /** A run by its id, whatever its experiment; undefined when there is none. */
   getRun(runId: string): Promise<(RunRecord & { readonly experimentName: string }) | undefined>;
 }

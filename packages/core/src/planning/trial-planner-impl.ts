@@ -3,6 +3,7 @@ import { inject, injectable } from 'inversify';
 import {
   Logger,
   ThawError,
+  Tracker,
   baseFacts,
   planningMemo,
   pluginOptions,
@@ -39,6 +40,7 @@ export class TrialPlannerImpl implements TrialPlanner {
   constructor(
     @inject(PluginRegistry) private readonly registry: PluginRegistry,
     @inject(Logger) private readonly log: Logger,
+    @inject(Tracker) private readonly tracker: Tracker,
   ) {}
 
   plan(loaded: LoadedSpec, memo: PlanningMemo = planningMemo()): Promise<TrialPlan> {
@@ -97,6 +99,7 @@ export class TrialPlannerImpl implements TrialPlanner {
 
     const outputBase = spec.output.base === undefined ? undefined : resolve(loaded.dir, spec.output.base);
     if (outputBase !== undefined) checkWritableFolder(outputBase, `${file}: output.base`);
+    this.tracker.checkWritable?.(`${file}: tracking.store`);
 
     const prerequisites: Prerequisite[] = base.prerequisite ? [base.prerequisite] : [];
     return {

@@ -1,3 +1,4 @@
+import { checkWritableFolder } from '../util/check-writable-folder.js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { appendFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -50,6 +51,10 @@ export class FileStoreTracker implements Tracker {
 
   constructor(root: string) {
     this.root = resolve(root);
+  }
+
+  checkWritable(where: string): void {
+    checkWritableFolder(this.root, where);
   }
 
   get location(): string {

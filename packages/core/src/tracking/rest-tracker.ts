@@ -48,6 +48,10 @@ export class RestTracker implements Tracker {
     return this.client.url;
   }
 
+  checkWritable(where: string): void {
+    this.local.checkWritable(where);
+  }
+
   /** The server's id of an experiment, created (as a model-training experiment) when missing. */
   async experimentId(name: string): Promise<string> {
     const known = this.experiments.get(name);
