@@ -208,7 +208,10 @@ describe('thaw CLI @slow', () => {
     expect(report.stdout).to.match(
       /^par: 4 of 4 trials finished; sweep run [0-9a-f]{32}\n\n\| rank \| strategy\.unfreeze \| seed \| val_accuracy/,
     );
-    expect(report.stdout.trim().split('\n')).to.have.length(8);
+    // The trials, then seeds as replicates: each depth's mean and interval, and the recommended depth.
+    expect(report.stdout.split('\n\n')[1]!.trim().split('\n')).to.have.length(6);
+    expect(report.stdout).to.match(/\| configuration \| seeds \| mean val_accuracy \| std/);
+    expect(report.stdout).to.match(/Recommended: \*\*unfreeze=(0|all)\*\*/);
     const parentRunId = /sweep run ([0-9a-f]{32})/.exec(report.stdout)![1]!;
     const byId = await thaw(join(dir, 'parallel'), 'report', parentRunId);
     expect(byId.code, byId.stderr).to.equal(0);

@@ -61,6 +61,7 @@ export * from './tracking/split-log-batch.js';
 export * from './tracking/sync-run.js';
 export * from './tracking/run-sync.js';
 export * from './tracking/source-tags.js';
+export * from './tracking/run-liveness.js';
 export * from './tracking/class-metric-keys.js';
 export * from './tracking/sync-state.js';
 export * from './tracking/tracking-config.js';

@@ -6,6 +6,7 @@ import { compareValues, sweepPlotSvg, type SweepShape } from './sweep-plot.js';
 import { replicateSummary } from './replicate-stats.js';
 import { svgToPng } from '../results/charts.js';
 import { sourceTags } from '../tracking/source-tags.js';
+import { endDeadRuns, keepAlive, ownerTags } from '../tracking/run-liveness.js';
 
 export interface SweepRow {
   readonly runName: string;
@@ -128,6 +129,16 @@ export class SweepRunnerImpl implements SweepRunner {
       for (const trial of plan.trials) await this.pipeline.runPrerequisites(trial.plan, trialOptions);
     }
     const { run: parent, complete } = await this.parentRun(plan);
+    const stopBeating = keepAlive(parent, this.log);
+    try {
+      return await this.runTrials(plan, options, parent, complete);
+    } finally {
+      stopBeating();
+    }
+  }
+
+  private async runTrials(plan: SweepPlan, options: SweepOptions, parent: TrackedRun, complete: boolean): Promise<SweepOutcome> {
+    const parallel = options.parallel ?? 1;
     const done = await this.finishedTrials(plan, parent.runId, false);
     for (const trial of plan.trials.filter((t) => done.has(t.configHash))) {
       this.log.info(`[${trial.index + 1}/${plan.trials.length}] ${trial.runName}: finished earlier, skipped`);
@@ -199,7 +210,13 @@ export class SweepRunnerImpl implements SweepRunner {
       );
     }
     const shape: SweepShape = { paths, metric: { name: metric[1]!, goal: metric[2] as 'max' | 'min' } };
-    const children = await this.tracker.findRuns(parent.experimentName, { 'mlflow.parentRunId': runId });
+    const children = await endDeadRuns(
+      this.tracker,
+      parent.experimentName,
+      await this.tracker.findRuns(parent.experimentName, { 'mlflow.parentRunId': runId }),
+      'thaw report',
+      this.log,
+    );
     const rows = children
       .filter((run) => run.status === 'FINISHED')
       .map((run) =>
@@ -217,13 +234,16 @@ export class SweepRunnerImpl implements SweepRunner {
 
   /** The latest parent run of this sweep in the store, if it ran before. */
   private async earlierParent(plan: SweepLayout): Promise<RunRecord | undefined> {
-    const runs = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }, { histories: false });
+    const found = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }, { histories: false });
+    const runs = await endDeadRuns(this.tracker, plan.experimentName, found, 'thaw sweep', this.log);
     return runs.filter((run) => run.tags['mlflow.parentRunId'] === undefined).pop();
   }
 
   /** Finished child runs of a sweep run, by config hash; `histories` only when their metrics are summarised. */
   private async finishedTrials(plan: SweepLayout, parentRunId: string, histories = true): Promise<Map<string | undefined, RunRecord>> {
-    const children = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parentRunId }, { histories });
+    const found = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parentRunId }, { histories });
+    // A trial left RUNNING by a process that died is ended KILLED here, so a resumed sweep retries it.
+    const children = await endDeadRuns(this.tracker, plan.experimentName, found, 'thaw sweep', this.log);
     return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
   }
 
@@ -232,16 +252,15 @@ export class SweepRunnerImpl implements SweepRunner {
     const previous = await this.earlierParent(plan);
     if (previous) {
       this.log.info(`resuming sweep run ${previous.runId}`);
-      return {
-        run: await this.tracker.resumeRun(plan.experimentName, previous.runId),
-        complete: previous.tags['thaw.sweepState'] === 'complete',
-      };
+      const run = await this.tracker.resumeRun(plan.experimentName, previous.runId);
+      await run.setTags(ownerTags());
+      return { run, complete: previous.tags['thaw.sweepState'] === 'complete' };
     }
     const run = await this.tracker.startRun({
       experimentName: plan.experimentName,
       runName: `${plan.name} sweep`,
       // The same source tags as its trials: the UI shows the spec and the commit on the sweep run too.
-      tags: { ...sourceTags(plan.trials[0]!.loaded.file), 'thaw.specName': plan.name, [SWEEP_TAG]: plan.sweepHash },
+      tags: { ...sourceTags(plan.trials[0]!.loaded.file), 'thaw.specName': plan.name, [SWEEP_TAG]: plan.sweepHash, ...ownerTags() },
     });
     await run.logParams({
       'sweep.trials': String(plan.trials.length),

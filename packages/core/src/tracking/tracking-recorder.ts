@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import {
+  Logger,
   Tracker,
   messageOf,
   type EpochLogs,
@@ -20,6 +21,7 @@ import {
 import { saveThawModel } from '../model/thaw-model-folder.js';
 import { classMetricKeys } from './class-metric-keys.js';
 import { unitLearningRates } from '../training/unit-learning-rates.js';
+import { keepAlive, ownerTags } from './run-liveness.js';
 import { recordedSpecPath, sourceTags } from './source-tags.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
@@ -29,7 +31,10 @@ import { trialNote, confusionCsv, confusionMatrixPictureSvg, learningCurvesCsv, 
 /** Records each trial as an MLflow run: params at the start, metrics per epoch, artifacts at the end. */
 @injectable()
 export class TrackingRecorder implements TrialRecorder {
-  constructor(@inject(Tracker) private readonly tracker: Tracker) {}
+  constructor(
+    @inject(Tracker) private readonly tracker: Tracker,
+    @inject(Logger) private readonly log: Logger,
+  ) {}
 
   async begin(trial: TrialInfo): Promise<TrialRecording> {
     const { spec } = trial.loaded;
@@ -37,6 +42,8 @@ export class TrackingRecorder implements TrialRecorder {
       ...sourceTags(trial.loaded.file),
       'thaw.configHash': trial.configHash,
       'thaw.specName': spec.name,
+      // Who runs it, and a beat while it does: a run whose owner died is ended KILLED by whoever finds it.
+      ...ownerTags(),
     };
     const run = await this.tracker.startRun({
       experimentName: experimentNameOf(spec),
@@ -53,7 +60,7 @@ export class TrackingRecorder implements TrialRecorder {
       await run.end('FAILED').catch(() => undefined);
       throw error;
     }
-    return new RunRecording(run, trial);
+    return new RunRecording(run, trial, keepAlive(run, this.log));
   }
 }
 
@@ -79,6 +86,7 @@ class RunRecording implements TrialRecording {
   constructor(
     private readonly run: TrackedRun,
     private readonly trial: TrialInfo,
+    private readonly stopBeating: () => void,
   ) {}
 
   get runId(): string {
@@ -177,11 +185,13 @@ class RunRecording implements TrialRecording {
     }
     if (result.savedBase !== undefined) await run.logArtifactDirectory(result.savedBase, 'base-model');
     await run.setTags({ 'mlflow.note.content': trialNote(result) });
+    this.stopBeating();
     await run.end('FINISHED');
   }
 
   async fail(error: unknown, interrupted: boolean): Promise<void> {
     await this.run.setTags({ 'thaw.error': messageOf(error).slice(0, 4000) });
+    this.stopBeating();
     await this.run.end(interrupted ? 'KILLED' : 'FAILED');
   }
 }
