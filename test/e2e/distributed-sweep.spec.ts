@@ -3,35 +3,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { FileStoreTracker } from '@thaw/core';
-import { THAW_BIN, freePort, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import { freePort, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import { thawProcess, until } from '../helpers/processes.js';
 import { selfSignedCertificate } from '../helpers/self-signed.js';
-
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function thawProcess(cwd: string, env: Record<string, string>, ...args: string[]): Spawned {
-  const child = spawn(process.execPath, [THAW_BIN, ...args], {
-    cwd,
-    env: { ...process.env, THAW_TEST_BACKEND: undefined, THAW_FEATURE_CACHE_DISK_MB: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 

@@ -1,29 +1,11 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { FileStoreTracker } from '@thaw/core';
-import { THAW_BIN, temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import { temporaryFolder, tinySpec, writeSpec } from '../helpers/fixtures.js';
+import { thawProcess, until } from '../helpers/processes.js';
 
-function thawProcess(cwd: string, ...args: string[]) {
-  const child = spawn(process.execPath, [THAW_BIN, ...args], {
-    cwd,
-    env: { ...process.env, THAW_TEST_BACKEND: undefined, THAW_HEARTBEAT_MS: '300' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** A beat every 300 ms: a dead owner is found fast. */
+const HEARTBEAT = { THAW_HEARTBEAT_MS: '300' };
 
 describe('runs whose process died @slow', function () {
   this.timeout(300_000);
@@ -38,7 +20,7 @@ describe('runs whose process died @slow', function () {
       'killed.yaml',
       tinySpec({ name: 'killed', train: { epochs: 150, batchSize: 16 }, sweep: { grid: { seed: [1, 2] } } }),
     );
-    const sweep = thawProcess(dir, 'sweep', 'killed.yaml');
+    const sweep = thawProcess(dir, HEARTBEAT, 'sweep', 'killed.yaml');
     await until(() => /epoch +2\/150/.test(sweep.output()), 'the first trial’s second epoch');
     sweep.child.kill('SIGKILL');
     await sweep.exited;
@@ -48,7 +30,7 @@ describe('runs whose process died @slow', function () {
     expect(left.map((run) => run.status).sort()).to.deep.equal(['RUNNING', 'RUNNING']); // the sweep run and its first trial
     expect(left.every((run) => /:\d+$/.test(run.tags['thaw.owner'] ?? ''))).to.equal(true);
 
-    const report = thawProcess(dir, 'report', 'killed.yaml');
+    const report = thawProcess(dir, HEARTBEAT, 'report', 'killed.yaml');
     expect(await report.exited, report.output()).to.equal(0);
     expect(report.output()).to.match(/was left RUNNING: its process .* is gone; recorded as KILLED/);
     const ended = await store.findRuns('killed', {});
@@ -56,7 +38,7 @@ describe('runs whose process died @slow', function () {
     for (const run of ended)
       expect(run.tags['thaw.error']).to.match(/^ended by thaw (report|sweep): its process .*:\d+ is gone while the run was RUNNING$/);
 
-    const resumed = thawProcess(dir, 'sweep', 'killed.yaml');
+    const resumed = thawProcess(dir, HEARTBEAT, 'sweep', 'killed.yaml');
     expect(await resumed.exited, resumed.output()).to.equal(0);
     expect(resumed.output()).to.match(/killed: 2 trials run, 0 finished earlier, 0 failed/);
     const final = await store.findRuns('killed', {});

@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import { ThawError, displayPath, type DatasetContext, type DatasetFacts, type DatasetPlugin, type DatasetSplits } from '@thaw/core';
+import { ThawError, displayPath, type DatasetContext } from '@thaw/core';
 import { assignSplit } from '../images/assign-split.js';
 import type { LabeledFile } from '../images/file-image-split.js';
-import { decodeSettings, imageDecodingOptions } from '../images/image-decoding-options.js';
-import { imageFacts, imageSplits, type SplitFiles } from '../images/image-splits.js';
+import { imageDecodingOptions } from '../images/image-decoding-options.js';
+import { ImageFilesDataset } from '../image-files-dataset.js';
+import type { SplitFiles } from '../images/image-splits.js';
 import { compareCodePoints } from '../images/list-image-folder.js';
 import { readManifest } from '../images/read-manifest.js';
 
@@ -38,20 +39,13 @@ type Options = z.output<typeof optionsSchema>;
 
 /** Images listed in a CSV manifest (path, label, optional split), read with csv-parse. */
 @injectable()
-export class CsvDataset implements DatasetPlugin<Options> {
-  readonly id = 'csv';
-  readonly description = 'images listed in a CSV manifest: path and label columns, optional split column; paths relative to the CSV';
-  readonly optionsSchema = optionsSchema;
+export class CsvDataset extends ImageFilesDataset<Options> {
+  override readonly id = 'csv';
+  override readonly description =
+    'images listed in a CSV manifest: path and label columns, optional split column; paths relative to the CSV';
+  override readonly optionsSchema = optionsSchema;
 
-  async check(options: Options, context: DatasetContext): Promise<DatasetFacts> {
-    return imageFacts(await this.files(options, context), decodeSettings(options, context));
-  }
-
-  async load(options: Options, context: DatasetContext): Promise<DatasetSplits> {
-    return imageSplits(await this.files(options, context), decodeSettings(options, context), options.onBadImage, context);
-  }
-
-  private async files(options: Options, context: DatasetContext): Promise<SplitFiles> {
+  protected async files(options: Options, context: DatasetContext): Promise<SplitFiles> {
     const file = resolve(context.specDir, options.file);
     const rows = await readManifest(file, {
       pathColumn: options.pathColumn,

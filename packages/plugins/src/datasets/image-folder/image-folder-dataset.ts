@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { injectable } from 'inversify';
 import { z } from 'zod';
-import { ThawError, type DatasetContext, type DatasetFacts, type DatasetPlugin, type DatasetSplits } from '@thaw/core';
+import { ThawError, type DatasetContext } from '@thaw/core';
 import { assignSplit, holdOut } from '../images/assign-split.js';
 import type { LabeledFile } from '../images/file-image-split.js';
-import { decodeSettings, imageDecodingOptions } from '../images/image-decoding-options.js';
-import { imageFacts, imageSplits, type SplitFiles } from '../images/image-splits.js';
+import { imageDecodingOptions } from '../images/image-decoding-options.js';
+import { ImageFilesDataset } from '../image-files-dataset.js';
+import type { SplitFiles } from '../images/image-splits.js';
 import { listImageFolder } from '../images/list-image-folder.js';
 
 const fraction = (what: string) =>
@@ -47,21 +48,13 @@ type Options = z.output<typeof optionsSchema>;
 
 /** Your own images in class folders, as Keras' image_dataset_from_directory reads them. */
 @injectable()
-export class ImageFolderDataset implements DatasetPlugin<Options> {
-  readonly id = 'image-folder';
-  readonly description =
+export class ImageFolderDataset extends ImageFilesDataset<Options> {
+  override readonly id = 'image-folder';
+  override readonly description =
     'your images in class sub-folders (JPEG, PNG, GIF, BMP, WebP), as Keras image_dataset_from_directory: one folder split by a seed, or train/validation/test folders';
-  readonly optionsSchema = optionsSchema;
+  override readonly optionsSchema = optionsSchema;
 
-  async check(options: Options, context: DatasetContext): Promise<DatasetFacts> {
-    return imageFacts(await this.files(options, context), decodeSettings(options, context));
-  }
-
-  async load(options: Options, context: DatasetContext): Promise<DatasetSplits> {
-    return imageSplits(await this.files(options, context), decodeSettings(options, context), options.onBadImage, context);
-  }
-
-  private async files(options: Options, context: DatasetContext): Promise<SplitFiles> {
+  protected async files(options: Options, context: DatasetContext): Promise<SplitFiles> {
     const classes = options.classes ? { classes: options.classes } : {};
     if (options.path !== undefined) {
       const root = resolve(context.specDir, options.path);
