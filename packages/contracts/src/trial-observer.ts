@@ -16,6 +16,12 @@ export interface TrialInfo {
   readonly parentRunId?: string;
 }
 
+/** How much an epoch holds, told as it begins (for progress and time left). */
+export interface EpochSize {
+  readonly batches: number;
+  readonly images: number;
+}
+
 export interface BatchLogs {
   readonly epoch: number;
   readonly batch: number;
@@ -55,7 +61,7 @@ export interface TrialObserver {
   readonly order?: number;
   onTrialBegin?(trial: TrialInfo): void | Promise<void>;
   onPhaseBegin?(phase: Phase, facts: ModelFacts): void | Promise<void>;
-  onEpochBegin?(epoch: number, phase: Phase): void | Promise<void>;
+  onEpochBegin?(epoch: number, phase: Phase, size?: EpochSize): void | Promise<void>;
   onBatchBegin?(epoch: number, batch: number): void | Promise<void>;
   onBatchEnd?(logs: BatchLogs): void | Promise<void>;
   onEpochEnd?(logs: EpochLogs): void | Promise<void>;

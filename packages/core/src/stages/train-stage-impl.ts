@@ -132,7 +132,7 @@ export class TrainStageImpl implements TrainStage {
     try {
       for (let e = 0; e < phase.epochs; e++) {
         const epoch = firstEpoch + e;
-        await events.emit('onEpochBegin', epoch, phase);
+        await events.emit('onEpochBegin', epoch, phase, { batches: Math.ceil(count / config.batchSize), images: count });
         const started = performance.now();
         const order = random.permutation(count);
         // Per-batch values are read only when an observer wants them; otherwise sums stay on the
