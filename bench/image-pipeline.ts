@@ -7,7 +7,9 @@
  *     [--width 300-500] [--size 160] [--concurrency 1,2,4] [--backend auto|wasm|…] [--no-profile]
  * Without --dir, the images are made once (seeded gradients, shapes and noise, JPEG quality 85)
  * under bench/results/ and reused; a --dir holding no images of this bench is read as it is.
- * Keras runs in the Python of THAW_KERAS_PYTHON (default python3).
+ * Keras runs in the Python of THAW_KERAS_PYTHON (default python3). decodeImage decodes on
+ * THAW_DECODE_THREADS worker threads (default: one per core, at least 2); one row decodes on the
+ * main thread (THAW_DECODE_THREADS=0) for comparison.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,7 +22,17 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendName } from '@thaw/core';
-import { PixelCache, decodeImage, listImageFolder, resizePixels, type ImagePixels, type PixelCacheOptions } from '@thaw/plugins';
+import {
+  PixelCache,
+  closeDecodePool,
+  decodeImage,
+  decodeThreads,
+  listImageFolder,
+  resizePixels,
+  resizePixelsGeneric,
+  type ImagePixels,
+  type PixelCacheOptions,
+} from '@thaw/plugins';
 
 const BATCH = 32;
 /** Raise when the generated images change, so folders made by an older version are made again. */
@@ -250,17 +262,33 @@ const count = files.length;
 const labels = files.map((file) => file.label);
 const decode = (index: number) => decodeImage(files[index]!.path, decodeOptions);
 
-// Untimed warm-up: every file into the page cache, sharp and the resize loop compiled.
-for (const file of files) await readFile(file.path);
-await pool(Math.min(count, 64), 2, async (index) => void (await decode(index)));
+/** `work` with decodeImage on the main thread (THAW_DECODE_THREADS=0), the environment restored after. */
+async function onMainThread<T>(work: () => Promise<T>): Promise<T> {
+  const before = process.env['THAW_DECODE_THREADS'];
+  process.env['THAW_DECODE_THREADS'] = '0';
+  try {
+    return await work();
+  } finally {
+    if (before === undefined) delete process.env['THAW_DECODE_THREADS'];
+    else process.env['THAW_DECODE_THREADS'] = before;
+  }
+}
 
+// Untimed warm-up: every file into the page cache, sharp, the resize loop and the decoding threads started and compiled.
+for (const file of files) await readFile(file.path);
+await pool(Math.min(count, 64), 4, async (index) => void (await decode(index)));
+await onMainThread(() => pool(Math.min(count, 32), 2, async (index) => void (await decode(index))));
+
+const threads = decodeThreads();
 console.log(
   `${count} images in ${classes} classes → ${size}×${size} RGB bilinear; float batches of ${BATCH} on ${backend.detail}; ` +
-    `sharp (libvips ${sharp.versions.vips}) with ${sharp.concurrency()} thread(s) per image, libuv pool ${process.env['UV_THREADPOOL_SIZE'] ?? 4}`,
+    `sharp (libvips ${sharp.versions.vips}) with ${sharp.concurrency()} thread(s) per image, libuv pool ${process.env['UV_THREADPOOL_SIZE'] ?? 4}; ` +
+    (threads > 0 ? `decoding on ${threads} worker threads` : 'decoding on the main thread'),
 );
 
 const rows: { name: string; figures: number[] }[] = [
   { name: 'cold: list + read + decode + resize (uint8)', figures: [] },
+  { name: 'the same on the main thread only', figures: [] },
   { name: 'cold → float32 batches of 32', figures: [] },
   { name: 'pixel cache, first pass (decode + write)', figures: [] },
   { name: 'warm: pixel cache read, same process', figures: [] },
@@ -270,37 +298,53 @@ const rows: { name: string; figures: number[] }[] = [
 const scratch = await mkdtemp(join(tmpdir(), 'thaw-pixel-cache-'));
 try {
   for (const concurrency of concurrencies) {
-    rows[0]!.figures.push(
-      await rate(count, async () => {
-        const listed = await listImageFolder(dir);
-        await pool(listed.files.length, concurrency, async (index) => void (await decodeImage(listed.files[index]!.path, decodeOptions)));
-      }),
-    );
-    rows[1]!.figures.push(await rate(count, () => floatBatches(labels, concurrency, decode)));
+    const cold = async () => {
+      const listed = await listImageFolder(dir);
+      await pool(listed.files.length, concurrency, async (index) => void (await decodeImage(listed.files[index]!.path, decodeOptions)));
+    };
+    rows[1]!.figures.push(await onMainThread(() => rate(count, cold)));
+    // Untimed: the decoding threads, which end after a few idle seconds, started again.
+    await pool(16, 4, async (index) => void (await decode(index)));
+    rows[0]!.figures.push(await rate(count, cold));
+    rows[2]!.figures.push(await rate(count, () => floatBatches(labels, concurrency, decode)));
     const cacheDir = join(scratch, `c${concurrency}`);
     const cache = new PixelCache({ dir: cacheDir, log });
     const throughCache = () => pool(count, concurrency, async (index) => void (await cache.read(files[index]!.path, decodeOptions)));
-    // The first pass decodes and fills the cache: it runs once.
-    rows[2]!.figures.push(await rate(count, throughCache, false));
-    rows[3]!.figures.push(await rate(count, throughCache));
-    // A new PixelCache each pass, as a new process has: it reads and hashes every source file.
+    // The first pass decodes and fills the cache, and saves the files' hashes as imageSplits does: it runs once.
+    rows[3]!.figures.push(
+      await rate(
+        count,
+        async () => {
+          await throughCache();
+          await cache.saveHashes();
+        },
+        false,
+      ),
+    );
+    rows[4]!.figures.push(await rate(count, throughCache));
+    // A new PixelCache each pass, as a new process has: it loads the saved hashes, then reads entries.
     let freshMisses = 0;
-    rows[4]!.figures.push(
+    let freshHashed = 0;
+    rows[5]!.figures.push(
       await rate(count, async () => {
         const fresh = new PixelCache({ dir: cacheDir, log });
         await pool(count, concurrency, async (index) => void (await fresh.read(files[index]!.path, decodeOptions)));
         freshMisses += fresh.misses;
+        freshHashed += fresh.hashed;
       }),
     );
-    rows[5]!.figures.push(
+    rows[6]!.figures.push(
       await rate(count, () => floatBatches(labels, concurrency, (index) => cache.read(files[index]!.path, decodeOptions))),
     );
-    if (cache.misses !== count || freshMisses !== 0) {
-      console.warn(`pixel cache: ${cache.misses} decodes in the first pass, ${freshMisses} later; expected ${count} and 0`);
+    if (cache.misses !== count || freshMisses !== 0 || freshHashed !== 0) {
+      console.warn(
+        `pixel cache: ${cache.misses} decodes in the first pass, ${freshMisses} later, ${freshHashed} images hashed again; expected ${count}, 0 and 0`,
+      );
     }
   }
 } finally {
   await rm(scratch, { recursive: true, force: true });
+  await closeDecodePool();
 }
 
 const width = Math.max(...rows.map((row) => row.name.length));
@@ -311,6 +355,7 @@ if (!values['no-profile']) {
   // Where one image's time goes, one image at a time on the main thread (no overlap between stages).
   const stages = { read: 0, 'sha256 (cache key)': 0, 'decode (sharp, raw RGB)': 0, 'resize (JS, TF-equivalent)': 0, 'to float32': 0 };
   const reference = {
+    'resize, generic loop (same bytes)': 0,
     'libvips decode + resize in one (other pixels)': 0,
     'cache entry read (fs/promises) + CRC-32': 0,
     'cache entry readFileSync + CRC-32': 0,
@@ -346,6 +391,10 @@ if (!values['no-profile']) {
       stages['resize (JS, TF-equivalent)'] += lap();
       floats.set(resized.data);
       stages['to float32'] += lap();
+      const generic = resizePixelsGeneric(decoded, size, size, 'bilinear');
+      reference['resize, generic loop (same bytes)'] += lap();
+      if (Buffer.compare(generic.data, resized.data) !== 0)
+        throw new Error(`${file.path}: the bilinear fast path and the generic loop differ`);
       await sharp(bytes, { failOn: 'error' }).removeAlpha().resize(size, size, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
       reference['libvips decode + resize in one (other pixels)'] += lap();
       await writeFile(entry, Buffer.concat([Buffer.alloc(24), resized.data]));
@@ -379,12 +428,12 @@ if (values.keras) {
     const ratio = (thaw: number, other: number) => `${(thaw / other).toFixed(2)}×`;
     console.log(`\nthaw / Keras ${keras.keras} (TensorFlow ${keras.tensorflow}), thaw at its best concurrency:`);
     console.log(
-      `  cold, float32 batches:  thaw ${best(rows[1]!).toFixed(0)} images/s, Keras ${keras.cold.toFixed(0)} images/s → ${ratio(best(rows[1]!), keras.cold)}`,
+      `  cold, float32 batches:  thaw ${best(rows[2]!).toFixed(0)} images/s, Keras ${keras.cold.toFixed(0)} images/s → ${ratio(best(rows[2]!), keras.cold)}`,
     );
     console.log(
-      `  warm, float32 batches:  thaw ${best(rows[5]!).toFixed(0)} images/s (disk cache), Keras ${keras.disk_warm.toFixed(0)} images/s ` +
-        `(.cache(filename)) → ${ratio(best(rows[5]!), keras.disk_warm)}; Keras .cache() in memory ${keras.warm.toFixed(0)} images/s → ` +
-        ratio(best(rows[5]!), keras.warm),
+      `  warm, float32 batches:  thaw ${best(rows[6]!).toFixed(0)} images/s (disk cache), Keras ${keras.disk_warm.toFixed(0)} images/s ` +
+        `(.cache(filename)) → ${ratio(best(rows[6]!), keras.disk_warm)}; Keras .cache() in memory ${keras.warm.toFixed(0)} images/s → ` +
+        ratio(best(rows[6]!), keras.warm),
     );
   }
 }

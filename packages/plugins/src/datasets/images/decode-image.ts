@@ -1,9 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
-import { ThawError, describeValue, messageOf } from '@thaw/core';
-import { decodeBmp, isBmp } from './decode-bmp.js';
+import { availableParallelism } from 'node:os';
+import { ThawError, describeValue } from '@thaw/core';
+import { decodePixels, readImageFile } from './decode-pixels.js';
+import { JOBS_PER_THREAD, decodePool } from './decode-pool.js';
+import { ImageError } from './image-error.js';
 import type { ImagePixels } from './image-pixels.js';
-import { INTERPOLATIONS, resizePixels, type Interpolation } from './resize-pixels.js';
+import { INTERPOLATIONS, type Interpolation } from './resize-pixels.js';
+
+export { closeDecodePool } from './decode-pool.js';
 
 export const COLOR_MODES = ['rgb', 'grayscale'] as const;
 export type ColorMode = (typeof COLOR_MODES)[number];
@@ -40,83 +43,43 @@ export function resolveDecodeOptions(options: DecodeOptions): ResolvedDecodeOpti
 }
 
 /**
- * Decodes with libvips (JPEG, PNG, GIF, WebP; the first frame of an animation) into 8-bit RGB.
- * Alpha is dropped, not composited, as PIL's convert('RGB') and TF's decode_image(channels=3)
- * do; embedded ICC profiles and EXIF orientation are ignored, as both of those ignore them.
+ * Threads that decode images: THAW_DECODE_THREADS, else one per core and at least 2. 0 decodes on
+ * the main thread, as thaw did before the pool.
  */
-async function decodeWithSharp(bytes: Uint8Array, file: string): Promise<ImagePixels> {
-  try {
-    // failOn 'error' rejects truncated and broken data but lets through the warnings (extra bytes
-    // before a JPEG marker and the like) that TF and PIL also decode without complaint.
-    const { data, info } = await sharp(bytes, { pages: 1, page: 0, ignoreIcc: true, failOn: 'error' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width, channels: 3 };
-  } catch (error) {
-    // libvips repeats its messages line after line; one of each is enough.
-    const reason = [
-      ...new Set(
-        messageOf(error)
-          .split('\n')
-          .filter((line) => line.trim() !== ''),
-      ),
-    ].join('; ');
-    throw new ThawError(`${file}: cannot decode the image (${reason})`, { cause: error });
+export function decodeThreads(): number {
+  const text = process.env['THAW_DECODE_THREADS'];
+  if (text === undefined || text === '') return Math.max(2, availableParallelism());
+  if (!/^\d+$/.test(text)) {
+    throw new ThawError(
+      `THAW_DECODE_THREADS: received ${describeValue(text)}; expected a whole number of threads (0: decode on the main thread)`,
+    );
   }
+  return Number(text);
 }
 
 /**
- * Luminance from RGB with PIL's integer formula (ITU-R 601-2: L = 0.299 R + 0.587 G + 0.114 B),
- * also libjpeg's. (TF's PNG decoder weighs by Rec. 709 instead, so Keras' grey PNGs differ slightly.)
+ * Decodes to keep in flight so that every decoding thread stays busy (one image in libvips while
+ * it resizes another), and at least 4, which overlap libvips' decoding when there are no threads.
  */
-function toGrayscale(image: ImagePixels): ImagePixels {
-  const count = image.height * image.width;
-  const data = new Uint8Array(count);
-  const rgb = image.data;
-  for (let i = 0; i < count; i++) {
-    data[i] = (rgb[3 * i]! * 19595 + rgb[3 * i + 1]! * 38470 + rgb[3 * i + 2]! * 7471 + 0x8000) >>> 16;
-  }
-  return { data, height: image.height, width: image.width, channels: 1 };
-}
-
-/** The centre box of the target's aspect ratio, computed as Keras' smart_resize does (float32, truncated). */
-function cropToAspect(image: ImagePixels, height: number, width: number): ImagePixels {
-  const f32 = Math.fround;
-  const cropHeight = Math.min(image.height, Math.trunc(f32(f32(image.width * height) / width)));
-  const cropWidth = Math.min(image.width, Math.trunc(f32(f32(image.height * width) / height)));
-  if (cropHeight === image.height && cropWidth === image.width) return image;
-  const top = Math.trunc(f32(image.height - cropHeight) / 2);
-  const left = Math.trunc(f32(image.width - cropWidth) / 2);
-  const { channels } = image;
-  const data = new Uint8Array(cropHeight * cropWidth * channels);
-  for (let y = 0; y < cropHeight; y++) {
-    const from = ((top + y) * image.width + left) * channels;
-    data.set(image.data.subarray(from, from + cropWidth * channels), y * cropWidth * channels);
-  }
-  return { data, height: cropHeight, width: cropWidth, channels };
+export function decodesInFlight(): number {
+  return Math.max(4, JOBS_PER_THREAD * decodeThreads());
 }
 
 /**
  * Decodes one image file to bytes of the requested size and colour mode, following Keras'
  * image_dataset_from_directory: colour conversion, then the optional centre crop, then the resize.
  * The format is read from the bytes, not the file name. `bytes` saves a read when the caller
- * already holds the file.
+ * already holds the file (they are left unchanged). The work runs on the decoding threads
+ * (decodeThreads), so that resizes run on every core; the pixels are the same on any thread.
  */
 export async function decodeImage(file: string, options: DecodeOptions, bytes?: Uint8Array): Promise<ImagePixels> {
-  const { size, colorMode, interpolation, cropToAspectRatio } = resolveDecodeOptions(options);
-  let content = bytes;
-  if (content === undefined) {
-    try {
-      content = await readFile(file);
-    } catch (error) {
-      throw new ThawError(`${file}: cannot read (${messageOf(error)})`, { cause: error });
-    }
+  const settings = resolveDecodeOptions(options);
+  const threads = decodeThreads();
+  try {
+    if (threads > 0) return await decodePool(threads).decode(file, settings, bytes);
+    return await decodePixels(bytes ?? (await readImageFile(file)), file, settings);
+  } catch (error) {
+    // The reader's or decoder's error, as a ThawError naming the file and the reason.
+    throw error instanceof ImageError ? new ThawError(error.message, { cause: error.cause ?? error }) : error;
   }
-  let image = isBmp(content) ? decodeBmp(content, file) : await decodeWithSharp(content, file);
-  if (colorMode === 'grayscale') image = toGrayscale(image);
-  const [height, width] = size;
-  if (cropToAspectRatio) image = cropToAspect(image, height, width);
-  return resizePixels(image, height, width, interpolation);
 }

@@ -2,11 +2,8 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSplit } from '@thaw/core';
-import type { ResolvedDecodeOptions } from './decode-image.js';
+import { decodesInFlight, type ResolvedDecodeOptions } from './decode-image.js';
 import type { PixelCache } from './pixel-cache.js';
-
-/** Images decoded at once while a batch is read: libvips decodes on its own threads, so a few overlap. */
-const DECODES_AT_ONCE = 4;
 
 /** An image file and its class index. */
 export interface LabeledFile {
@@ -41,7 +38,8 @@ export function fileImageSplit(files: readonly LabeledFile[], settings: Resolved
           for (let i = 0; i < imageSize; i++) batch[offset + i] = pixels.data[i]! / 255;
         }
       };
-      await Promise.all(Array.from({ length: Math.min(DECODES_AT_ONCE, order.length) }, worker));
+      // Hits are read synchronously; files the cache misses are decoded on the decoding threads, a few at once.
+      await Promise.all(Array.from({ length: Math.min(decodesInFlight(), order.length) }, worker));
       return tf.tensor4d(batch, [order.length, height, width, channels]);
     },
     // The files, their sizes and modification times, and the decoding: equal keys mean equal pixels.

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ThawError, messageOf, thawCacheDir, type DatasetContext, type DatasetFacts, type DatasetSplits } from '@thaw/core';
-import type { ResolvedDecodeOptions } from './decode-image.js';
+import { decodesInFlight, type ResolvedDecodeOptions } from './decode-image.js';
 import { fileImageSplit, type LabeledFile } from './file-image-split.js';
 import { imageShapeOf } from './image-decoding-options.js';
 import { PixelCache } from './pixel-cache.js';
@@ -16,9 +16,6 @@ export interface SplitFiles {
   readonly source: string;
 }
 
-/** Files decoded at once during the first pass (which fills the pixel cache). */
-const FIRST_PASS_DECODES = 4;
-
 export function imageFacts(files: SplitFiles, settings: ResolvedDecodeOptions): DatasetFacts {
   return {
     inputShape: imageShapeOf(settings),
@@ -31,7 +28,8 @@ export function imageFacts(files: SplitFiles, settings: ResolvedDecodeOptions): 
 /**
  * Decodes every file once into the pixel cache (so epochs and later trials read pixels, not
  * images), which also finds the files that do not decode: an error naming the file and the
- * decoder's reason, or, with `skip`, left out, counted and warned about.
+ * decoder's reason, or, with `skip`, left out, counted and warned about. Then saves the files'
+ * content hashes, so the next run's first pass reads neither the images nor their bytes.
  */
 export async function imageSplits(
   files: SplitFiles,
@@ -56,7 +54,8 @@ export async function imageSplits(
       }
     }
   };
-  await Promise.all(Array.from({ length: FIRST_PASS_DECODES }, worker));
+  await Promise.all(Array.from({ length: decodesInFlight() }, worker));
+  await cache.saveHashes();
   const skipped = new Set(bad.map(({ file }) => file));
   if (bad.length > 0) {
     const shown = bad.slice(0, 5).map(({ reason }) => reason);
