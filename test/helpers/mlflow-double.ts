@@ -180,10 +180,16 @@ export class MlflowDouble {
   /** Every request received, for tests that check what a client sent. */
   readonly requests: { method: string; path: string; body: string; authorization: string | undefined }[] = [];
   private faults: { count: number; status: number } = { count: 0, status: 503 };
+  private flakiness = { every: 0, seen: 0 };
 
   /** Answers the next `count` requests with `status` (a server in trouble), then recovers. */
   failNext(count: number, status = 503): void {
     this.faults = { count, status };
+  }
+
+  /** Answers every `every`-th request with 503 from now on (0: never), as a flaky proxy would. */
+  flaky(every: number): void {
+    this.flakiness = { every, seen: 0 };
   }
 
   constructor() {
@@ -259,9 +265,10 @@ export class MlflowDouble {
       body: method === 'PUT' ? `(${raw.length} bytes)` : raw.toString(),
       authorization: request.headers.authorization,
     });
-    if (this.faults.count > 0) {
-      this.faults.count--;
-      response.writeHead(this.faults.status, { 'content-type': 'text/html' });
+    const flake = this.flakiness.every > 0 && ++this.flakiness.seen % this.flakiness.every === 0;
+    if (this.faults.count > 0 || flake) {
+      if (!flake) this.faults.count--;
+      response.writeHead(flake ? 503 : this.faults.status, { 'content-type': 'text/html' });
       response.end('<html><body>Service Unavailable</body></html>');
       return;
     }

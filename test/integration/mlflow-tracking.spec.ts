@@ -356,6 +356,37 @@ describe('MLflow tracking of trials', function () {
     expect(double.run(result.runId)!.points).to.have.length(local.points.length);
   });
 
+  it('gives the same numbers and weights, bit for bit, against a server that fails every third request as with no server', async () => {
+    const spec = { name: 'determinism', seed: 5, train: { epochs: 3, batchSize: 16, learningRate: 0.01 } };
+    const run = async (tracker: FileStoreTracker | RestTracker, file: string) => {
+      const container = await testContainer(dir, recordingLogger(), 0, tracker);
+      const result = await container
+        .get<TrialPipeline>(TrialPipeline)
+        .run(await loadTinySpec(dir, spec, file), { backend: tf.getBackend() });
+      const local = tracker instanceof RestTracker ? tracker.local : tracker;
+      const runDir = (await local.runDir('determinism', result.runId))!;
+      const details = await readRunDetails(runDir);
+      const metrics = details.points
+        .filter((p) => !['epoch_seconds', 'trial_seconds', 'train_images_per_second'].includes(p.key))
+        .map((p) => `${p.key}@${p.step}=${p.value}`)
+        .sort();
+      return { metrics, weights: await readFile(join(runDir, 'artifacts', 'model', 'weights.bin')), requests: double.requests.length };
+    };
+    const alone = await run(new FileStoreTracker(join(dir, 'alone')), 'alone.yaml');
+    const before = double.requests.length;
+    double.flaky(3);
+    let flaky;
+    try {
+      flaky = await run(trackerIn('flaky'), 'flaky.yaml');
+    } finally {
+      double.flaky(0);
+    }
+    // Every third request failed: the server refused many times, and each was retried.
+    expect(Math.floor((flaky.requests - before) / 3)).to.be.at.least(10);
+    expect(flaky.metrics).to.deep.equal(alone.metrics);
+    expect(flaky.weights.equals(alone.weights)).to.equal(true);
+  });
+
   it('starts a run locally when the server cannot be reached, and sync creates it there with its children', async () => {
     const url = double.url;
     await double.stop();

@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { ThawError, TrialInterrupted, messageOf } from '@thaw/core';
+import { CLAIMED_EXIT_CODE, ThawError, TrialClaimed, TrialInterrupted, messageOf } from '@thaw/core';
 import { dataCommand } from './commands/data-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { nativeCommand } from './commands/native-command.js';
@@ -67,6 +67,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof TrialInterrupted) {
       process.stderr.write('thaw: interrupted\n');
       return 130;
+    }
+    if (error instanceof TrialClaimed) {
+      process.stderr.write(`thaw: ${error.message}\n`);
+      return CLAIMED_EXIT_CODE;
     }
     if (error instanceof ThawError) {
       process.stderr.write(`thaw: ${error.message}\n`);

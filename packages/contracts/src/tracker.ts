@@ -23,6 +23,8 @@ export interface TrackedRun {
   /** Copies a local folder (e.g. a saved model) under an artifact path. */
   logArtifactDirectory(localDir: string, artifactPath: string): Promise<void>;
   end(status: Exclude<RunStatus, 'RUNNING'>): Promise<void>;
+  /** Deletes the run as MLflow does (hidden, restorable): a trial that lost its claim to another process. */
+  discard(): Promise<void>;
 }
 
 export interface StartRunRequest {

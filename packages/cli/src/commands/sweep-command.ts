@@ -3,7 +3,9 @@ import { relative } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
   BACKEND_NAMES,
+  CLAIMED_EXIT_CODE,
   SweepRunner,
+  TrialClaimed,
   ThawError,
   TrialInterrupted,
   type TrialExecutor,
@@ -42,11 +44,22 @@ function trialSets(overrides: readonly string[], trial: SweepTrial): string[] {
   return [...overrides, ...Object.entries(trial.values).map(([path, value]) => `${path}=${JSON.stringify(value)}`)];
 }
 
+/** What a `thaw` process said was wrong (its `thaw: …` lines), without the prefix. */
+function thawLines(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('thaw: '))
+    .map((line) => line.slice('thaw: '.length))
+    .join(' ');
+}
+
 /**
  * Runs a trial in a new `thaw run` process (its own TF.js), as a child of the sweep run. The
- * trial's values travel as --set (JSON is YAML), so the worker resolves the same spec.
+ * trial's values travel as --set (JSON is YAML), so the worker resolves the same spec. An IPC
+ * channel ties the worker to the sweep: when the sweep stops, or dies even by SIGKILL, the channel
+ * closes and the worker stops its trial after the current batch, recording it KILLED.
  */
-function workerProcess(specFile: string, overrides: readonly string[], backend: string): TrialExecutor {
+function workerProcess(specFile: string, overrides: readonly string[], backend: string, signal: AbortSignal): TrialExecutor {
   return (trial, parentRunId) =>
     new Promise((resolvePromise, reject) => {
       const sets = trialSets(overrides, trial);
@@ -65,23 +78,22 @@ function workerProcess(specFile: string, overrides: readonly string[], backend: 
           '--runName',
           trial.runName,
         ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
       );
+      const letGo = () => {
+        if (child.connected) child.disconnect();
+      };
+      if (signal.aborted) letGo();
+      else signal.addEventListener('abort', letGo, { once: true });
       let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.on('error', reject);
-      child.on('exit', (code, signal) => {
+      child.on('exit', (code, killedBy) => {
+        signal.removeEventListener('abort', letGo);
         if (code === 0) resolvePromise();
-        else if (code === 130 || signal === 'SIGINT') reject(new TrialInterrupted());
-        else
-          reject(
-            new Error(
-              stderr
-                .split('\n')
-                .filter((line) => line.startsWith('thaw: '))
-                .join(' ') || `worker exited with ${code ?? signal}`,
-            ),
-          );
+        else if (code === 130 || killedBy === 'SIGINT') reject(new TrialInterrupted());
+        else if (code === CLAIMED_EXIT_CODE) reject(new TrialClaimed(thawLines(stderr) || `${trial.runName}: held by another process`));
+        else reject(new Error(thawLines(stderr) || `worker exited with ${code ?? killedBy}`));
       });
     });
 }
@@ -167,7 +179,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
               signal,
             )
           : parallel > 1
-            ? workerProcess(raw.file, sets, backend.name)
+            ? workerProcess(raw.file, sets, backend.name, signal)
             : undefined;
         let outcome;
         try {
@@ -179,7 +191,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         }
         const minutes = ((performance.now() - started) / 60000).toFixed(1);
         process.stdout.write(
-          `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
+          `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ` +
+            `${outcome.elsewhere > 0 ? `${outcome.elsewhere} trained by another process, ` : ''}${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
             `\nsweep run ${outcome.parentRunId}; summary.csv and summary.md are its artifacts\n`,
         );
         if (outcome.failed > 0) process.exitCode = 1;

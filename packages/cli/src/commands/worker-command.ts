@@ -18,6 +18,7 @@ import {
   type EpochLogs,
   type TrialJob,
   type TrialJobContext,
+  TrialClaimed,
 } from '@thaw/core';
 import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
 import { interruptible } from '../interruptible.js';
@@ -67,7 +68,13 @@ async function runJob(job: TrialJob, context: TrialJobContext, backend: string, 
     },
   } satisfies TrialObserver);
   const plan = await container.get<TrialPlanner>(TrialPlanner).plan(loaded);
-  await container.get<TrialPipeline>(TrialPipeline).run(plan, { backend, signal, runName: job.runName, parentRunId: job.parentRunId });
+  try {
+    await container.get<TrialPipeline>(TrialPipeline).run(plan, { backend, signal, runName: job.runName, parentRunId: job.parentRunId });
+  } catch (error) {
+    // A concurrent sweep of the same spec holds this trial: it records it.
+    if (!(error instanceof TrialClaimed)) throw error;
+    logger.info(`${error.message}; not run here`);
+  }
 }
 
 /** `thaw worker --queue redis://…`: runs the trials that `thaw sweep --queue` puts on the queue, until Ctrl-C. */

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageSplit } from '@thaw/contracts';
+import { yieldToEvents } from '../util/yield-to-events.js';
 
 export interface SplitBatch {
   readonly images: tf.Tensor4D;
@@ -25,6 +26,7 @@ export async function* splitBatches(
     while (next !== undefined) {
       const rows = rowsAt(start);
       const images = await next;
+      await yieldToEvents();
       const following = start + batchSize;
       next = following < order.length ? split.read(rowsAt(following)) : undefined;
       yield { images, rows, start };

@@ -40,8 +40,9 @@ export { disposeSplits } from '../model/dispose-splits.js';
 
 /** Thrown when a trial is stopped by its AbortSignal (Ctrl-C). */
 export class TrialInterrupted extends Error {
-  constructor() {
-    super('interrupted');
+  /** `where`: how far the trial got (recorded on its run). */
+  constructor(where?: string) {
+    super(where === undefined ? 'interrupted' : `interrupted ${where}`);
     this.name = 'TrialInterrupted';
   }
 }
@@ -214,12 +215,22 @@ export class TrialPipelineImpl implements TrialPipeline {
   }
 }
 
-/** An observer that stops the trial between batches once the signal fires. */
+/** An observer that stops the trial between batches once the signal fires, saying where. */
 function abortCheck(signal: AbortSignal): TrialObserver {
-  const check = () => {
-    if (signal.aborted) throw new TrialInterrupted();
+  let batches = 0;
+  return {
+    order: -1000,
+    onPhaseBegin: (phase) => {
+      if (signal.aborted) throw new TrialInterrupted(`before phase ${phase.name}`);
+    },
+    onEpochBegin: (epoch, _phase, size) => {
+      if (signal.aborted) throw new TrialInterrupted(`before epoch ${epoch + 1}`);
+      batches = size?.batches ?? 0;
+    },
+    onBatchBegin: (epoch, batch) => {
+      if (signal.aborted) throw new TrialInterrupted(`in epoch ${epoch + 1} at batch ${batch + 1} of ${batches}`);
+    },
   };
-  return { order: -1000, onBatchBegin: check, onEpochBegin: check, onPhaseBegin: check };
 }
 
 /** Maps images from [0, 1] to the range the base expects (e.g. [-1, 1] for MobileNet), batch by batch as they are read. */

@@ -9,6 +9,7 @@ import { FrozenFeatureCache } from '../training/frozen-feature-cache.js';
 import { makeOptimizer } from '../training/make-optimizer.js';
 import { objectiveFor, type Objective } from '../training/objective.js';
 import { unitLearningRates } from '../training/unit-learning-rates.js';
+import { yieldToEvents } from '../util/yield-to-events.js';
 
 /** Features larger than this (all rows of a split, float32) are not precomputed: the frozen part runs per batch instead. */
 const FEATURE_BYTES_LIMIT = Number(process.env['THAW_FEATURE_CACHE_MB'] ?? 1024) * 2 ** 20;
@@ -44,6 +45,7 @@ class PhaseInputs {
     if (this.trainFeatures) {
       for (let start = 0; start < order.length; start += config.batchSize) {
         const rows = Int32Array.from(order.subarray(start, Math.min(start + config.batchSize, order.length)));
+        await yieldToEvents();
         yield { inputs: tf.tidy(() => tf.gather(this.trainFeatures!, tf.tensor1d(rows, 'int32'))), rows };
       }
       return;

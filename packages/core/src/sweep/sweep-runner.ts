@@ -6,7 +6,8 @@ import { compareValues, sweepPlotSvg, type SweepShape } from './sweep-plot.js';
 import { replicateSummary } from './replicate-stats.js';
 import { svgToPng } from '../results/charts.js';
 import { sourceTags } from '../tracking/source-tags.js';
-import { endDeadRuns, keepAlive, ownerTags } from '../tracking/run-liveness.js';
+import { OWNER_TAG, deadOwner, endDeadRuns, keepAlive, ownerTags } from '../tracking/run-liveness.js';
+import { TrialClaimed, claimHolder } from '../tracking/trial-claims.js';
 
 export interface SweepRow {
   readonly runName: string;
@@ -23,12 +24,20 @@ export interface SweepOutcome {
   readonly parentRunId: string;
   readonly ran: number;
   readonly skipped: number;
+  /** Trials another process (a concurrent sweep of the same spec) trained while this one ran. */
+  readonly elsewhere: number;
   readonly failed: number;
   readonly rows: readonly SweepRow[];
   readonly markdown: string;
 }
 
 const SWEEP_TAG = 'thaw.sweepHash';
+
+/** How often a sweep looks at trials that other processes are training (THAW_CLAIM_POLL_MS, default 2 s). */
+function claimPollMs(): number {
+  const value = Number(process.env['THAW_CLAIM_POLL_MS'] ?? 2000);
+  return Number.isFinite(value) && value >= 10 ? value : 2000;
+}
 
 /** Runs one trial somewhere else (a worker process): resolves when it finished, rejects when it failed. */
 export type TrialExecutor = (trial: SweepTrial, parentRunId: string) => Promise<void>;
@@ -128,8 +137,9 @@ export class SweepRunnerImpl implements SweepRunner {
       const trialOptions = { backend: options.backend, ...(options.signal ? { signal: options.signal } : {}) };
       for (const trial of plan.trials) await this.pipeline.runPrerequisites(trial.plan, trialOptions);
     }
-    const { run: parent, complete } = await this.parentRun(plan);
-    const stopBeating = keepAlive(parent, this.log);
+    const { run: parent, complete, joined } = await this.parentRun(plan);
+    // A sweep run another live process owns is its to keep alive.
+    const stopBeating = joined ? () => undefined : keepAlive(parent, this.log);
     try {
       return await this.runTrials(plan, options, parent, complete);
     } finally {
@@ -156,29 +166,48 @@ export class SweepRunnerImpl implements SweepRunner {
       });
     let ran = 0;
     let failed = 0;
-    let next = 0;
+    let elsewhere = 0;
     const started = performance.now();
-    const worker = async () => {
-      while (next < pending.length && !options.signal?.aborted) {
-        const trial = pending[next++]!;
-        const position = `[${trial.index + 1}/${plan.trials.length}]`;
-        const left = pending.length - ran - failed;
-        const eta =
-          ran > 0 ? ` (about ${Math.round((((performance.now() - started) / 1000 / ran) * (left / parallel)) / 60)} min left)` : '';
-        this.log.info(`${position} ${trial.runName}${eta}`);
-        try {
-          await execute(trial, parent.runId);
-          ran++;
-        } catch (error) {
-          if (error instanceof TrialInterrupted || options.signal?.aborted) throw error;
-          failed++;
-          this.log.warn(`${position} ${trial.runName} failed: ${messageOf(error)} (a later run of the sweep retries it)`);
-        }
-      }
-    };
+    let queue = pending;
     try {
-      await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, pending.length)) }, worker));
-      if (options.signal?.aborted) throw new TrialInterrupted();
+      // Trials that another process holds are left to it and waited for at the end; one it gave up comes back here.
+      while (queue.length > 0) {
+        const claimed: SweepTrial[] = [];
+        let next = 0;
+        const worker = async () => {
+          while (next < queue.length && !options.signal?.aborted) {
+            const trial = queue[next++]!;
+            const position = `[${trial.index + 1}/${plan.trials.length}]`;
+            const holder = claimHolder(await this.trialRuns(plan, parent.runId, trial.configHash));
+            if (holder !== undefined) {
+              claimed.push(trial);
+              this.log.info(`${position} ${TrialClaimed.by(holder, trial.runName).message}: left to it`);
+              continue;
+            }
+            const left = pending.length - ran - failed - elsewhere;
+            const eta =
+              ran > 0 ? ` (about ${Math.round((((performance.now() - started) / 1000 / ran) * (left / parallel)) / 60)} min left)` : '';
+            this.log.info(`${position} ${trial.runName}${eta}`);
+            try {
+              await execute(trial, parent.runId);
+              ran++;
+            } catch (error) {
+              if (error instanceof TrialInterrupted || options.signal?.aborted) throw error;
+              if (error instanceof TrialClaimed) {
+                claimed.push(trial);
+                this.log.info(`${position} ${error.message}: left to it`);
+                continue;
+              }
+              failed++;
+              this.log.warn(`${position} ${trial.runName} failed: ${messageOf(error)} (a later run of the sweep retries it)`);
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, queue.length)) }, worker));
+        if (options.signal?.aborted) throw new TrialInterrupted();
+        queue = await this.awaitClaimed(plan, parent.runId, claimed, options.signal);
+        elsewhere += claimed.length - queue.length;
+      }
     } catch (error) {
       await parent.setTags({ 'thaw.sweepState': 'interrupted' });
       await parent.end('KILLED');
@@ -189,7 +218,47 @@ export class SweepRunnerImpl implements SweepRunner {
     // A resumed sweep that had nothing left to do already holds this summary.
     if (!(complete && ran === 0 && failed === 0)) await this.logSummary(plan, parent, rows, markdown);
     await parent.end(failed > 0 ? 'FAILED' : 'FINISHED');
-    return { parentRunId: parent.runId, ran, skipped: plan.trials.length - ran - failed, failed, rows, markdown };
+    return { parentRunId: parent.runId, ran, skipped: plan.trials.length - ran - failed - elsewhere, elsewhere, failed, rows, markdown };
+  }
+
+  /** The runs of one trial of a sweep run (any status), with a dead owner's ended KILLED. */
+  private async trialRuns(plan: SweepLayout, parentRunId: string, configHash: string): Promise<RunRecord[]> {
+    const found = await this.tracker.findRuns(
+      plan.experimentName,
+      { 'mlflow.parentRunId': parentRunId, 'thaw.configHash': configHash },
+      { histories: false },
+    );
+    return endDeadRuns(this.tracker, plan.experimentName, found, 'thaw sweep', this.log);
+  }
+
+  /**
+   * Waits until every trial held by another process is FINISHED there, or its holder let go (it
+   * failed, was stopped or died): those come back to be trained here.
+   */
+  private async awaitClaimed(
+    plan: SweepLayout,
+    parentRunId: string,
+    claimed: readonly SweepTrial[],
+    signal: AbortSignal | undefined,
+  ): Promise<SweepTrial[]> {
+    const waiting = new Set(claimed);
+    const back: SweepTrial[] = [];
+    if (waiting.size > 0) this.log.info(`waiting for ${waiting.size} trial${waiting.size === 1 ? '' : 's'} trained by other processes`);
+    while (waiting.size > 0) {
+      for (const trial of [...waiting]) {
+        const runs = await this.trialRuns(plan, parentRunId, trial.configHash);
+        if (runs.some((run) => run.status === 'FINISHED')) waiting.delete(trial);
+        else if (claimHolder(runs) === undefined) {
+          waiting.delete(trial);
+          back.push(trial);
+          this.log.info(`[${trial.index + 1}/${plan.trials.length}] ${trial.runName}: its other process let go of it; training it here`);
+        }
+      }
+      if (waiting.size === 0) break;
+      if (signal?.aborted) throw new TrialInterrupted();
+      await new Promise((resolve) => setTimeout(resolve, claimPollMs()));
+    }
+    return back;
   }
 
   async report(plan: SweepLayout): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined> {
@@ -247,14 +316,22 @@ export class SweepRunnerImpl implements SweepRunner {
     return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
   }
 
-  /** The parent run of an earlier run of the same sweep, reopened, or a new one. */
-  private async parentRun(plan: SweepPlan): Promise<{ run: TrackedRun; complete: boolean }> {
+  /**
+   * The parent run of an earlier run of the same sweep, reopened, or a new one. A sweep run that
+   * another live process is running is joined: its trials are shared out by their claims.
+   */
+  private async parentRun(plan: SweepPlan): Promise<{ run: TrackedRun; complete: boolean; joined: boolean }> {
     const previous = await this.earlierParent(plan);
     if (previous) {
-      this.log.info(`resuming sweep run ${previous.runId}`);
       const run = await this.tracker.resumeRun(plan.experimentName, previous.runId);
+      const complete = previous.tags['thaw.sweepState'] === 'complete';
+      if (previous.status === 'RUNNING' && deadOwner(previous) === undefined) {
+        this.log.info(`joining sweep run ${previous.runId}, which ${previous.tags[OWNER_TAG] ?? 'another process'} is running`);
+        return { run, complete, joined: true };
+      }
+      this.log.info(`resuming sweep run ${previous.runId}`);
       await run.setTags(ownerTags());
-      return { run, complete: previous.tags['thaw.sweepState'] === 'complete' };
+      return { run, complete, joined: false };
     }
     const run = await this.tracker.startRun({
       experimentName: plan.experimentName,
@@ -262,12 +339,23 @@ export class SweepRunnerImpl implements SweepRunner {
       // The same source tags as its trials: the UI shows the spec and the commit on the sweep run too.
       tags: { ...sourceTags(plan.trials[0]!.loaded.file), 'thaw.specName': plan.name, [SWEEP_TAG]: plan.sweepHash, ...ownerTags() },
     });
+    // Two sweeps of the same spec started at once both create a sweep run: they agree on one and share it.
+    const rivals = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }, { histories: false });
+    const holder = claimHolder(
+      rivals.filter((rival) => rival.tags['mlflow.parentRunId'] === undefined),
+      run.runId,
+    );
+    if (holder !== undefined) {
+      await run.discard();
+      this.log.info(`joining sweep run ${holder.runId}, which ${holder.tags[OWNER_TAG] ?? 'another process'} started at the same time`);
+      return { run: await this.tracker.resumeRun(plan.experimentName, holder.runId), complete: false, joined: true };
+    }
     await run.logParams({
       'sweep.trials': String(plan.trials.length),
       'sweep.paths': plan.paths.join(', '),
       'sweep.metric': `${plan.sweep.metric.name} (${plan.sweep.metric.goal})`,
     });
-    return { run, complete: false };
+    return { run, complete: false, joined: false };
   }
 
   private rows(plan: SweepLayout, finished: Map<string | undefined, RunRecord>): SweepRow[] {

@@ -141,8 +141,10 @@ export class FileStoreTracker implements Tracker {
   async getRun(runId: string): Promise<(RunRecord & { experimentName: string }) | undefined> {
     const dir = await this.findRunDir(runId);
     if (dir === undefined) return undefined;
+    const run = await readRun(dir);
+    if (run === undefined) return undefined;
     const meta = await this.readExperimentMeta(basename(dirname(dir)));
-    return { ...(await readRun(dir)), experimentName: typeof meta?.['name'] === 'string' ? meta['name'] : '' };
+    return { ...run, experimentName: typeof meta?.['name'] === 'string' ? meta['name'] : '' };
   }
 
   async resumeRun(experimentName: string, runId: string): Promise<FileStoreRun> {
@@ -239,6 +241,8 @@ export interface LocalRunDetails {
   readonly startTime: number;
   readonly endTime: number | undefined;
   readonly userId: string;
+  /** `deleted` for a run deleted as MLflow deletes: hidden from searches. */
+  readonly lifecycleStage: string;
   readonly tags: Readonly<Record<string, string>>;
   readonly params: Readonly<Record<string, string>>;
   readonly points: readonly MetricPoint[];
@@ -275,6 +279,7 @@ export async function readRunDetails(dir: string): Promise<LocalRunDetails> {
     startTime: Number(meta['start_time']),
     endTime: endTime === null || endTime === undefined ? undefined : Number(endTime),
     userId: typeof meta['user_id'] === 'string' ? meta['user_id'] : '',
+    lifecycleStage: typeof meta['lifecycle_stage'] === 'string' ? meta['lifecycle_stage'] : 'active',
     tags: await readKeyed(join(dir, 'tags')),
     params: await readKeyed(join(dir, 'params')),
     points,
@@ -282,8 +287,9 @@ export async function readRunDetails(dir: string): Promise<LocalRunDetails> {
   };
 }
 
-async function readRun(dir: string): Promise<RunRecord> {
+async function readRun(dir: string): Promise<RunRecord | undefined> {
   const details = await readRunDetails(dir);
+  if (details.lifecycleStage === 'deleted') return undefined;
   const metrics: Record<string, number[]> = {};
   for (const point of [...details.points].sort((a, b) => a.step - b.step)) (metrics[point.key] ??= []).push(point.value);
   const { runId, runName, status, startTime, tags, params } = details;
@@ -364,6 +370,12 @@ export class FileStoreRun implements TrackedRun {
   async end(status: Exclude<RunStatus, 'RUNNING'>, endTime = Date.now()): Promise<void> {
     this.meta['status'] = STATUS_CODES[status];
     this.meta['end_time'] = endTime;
+    await writeFile(join(this.dir, 'meta.yaml'), yaml(this.meta));
+  }
+
+  async discard(): Promise<void> {
+    this.meta['lifecycle_stage'] = 'deleted';
+    this.meta['deleted_time'] = Date.now();
     await writeFile(join(this.dir, 'meta.yaml'), yaml(this.meta));
   }
 }

@@ -176,6 +176,11 @@ export class MlflowClient {
     return answer['run_info'] as MlflowRunInfo;
   }
 
+  /** Deletes a run (its lifecycle stage becomes `deleted`; the server keeps it, restorable). */
+  async deleteRun(runId: string): Promise<void> {
+    await this.call('POST', 'runs/delete', { run_id: runId });
+  }
+
   async getRun(runId: string): Promise<MlflowRun> {
     const answer = await this.call('GET', `runs/get?${new URLSearchParams({ run_id: runId }).toString()}`);
     return decodeRun(answer['run'] as Record<string, unknown>);

@@ -322,6 +322,13 @@ class RestRun implements TrackedRun {
     }
   }
 
+  async discard(): Promise<void> {
+    await this.localRun.discard();
+    const state = await readSyncState(this.localRun.dirPath);
+    if (state) await writeSyncState(this.localRun.dirPath, { ...state, pending: false });
+    await this.send((client, runId) => client.deleteRun(runId));
+  }
+
   async end(status: Exclude<RunStatus, 'RUNNING'>): Promise<void> {
     const endTime = Date.now();
     await this.localRun.end(status, endTime);

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { messageOf, type Logger, type RunRecord, type TrackedRun, type Tracker } from '@thaw/contracts';
+import { openRuns } from './open-runs.js';
 
 export const OWNER_TAG = 'thaw.owner';
 export const HEARTBEAT_TAG = 'thaw.heartbeat';
@@ -17,10 +18,12 @@ export function ownerTags(now = Date.now()): Record<string, string> {
 
 /**
  * Refreshes a run's heartbeat tag until stopped, so that whoever finds the run RUNNING later can
- * tell a live owner from a dead one. The timer never keeps the process alive; a failed beat is
- * told once and retried at the next.
+ * tell a live owner from a dead one; meanwhile the run is among the process's open runs (ended
+ * KILLED by a second Ctrl-C). The timer never keeps the process alive; a failed beat is told once
+ * and retried at the next.
  */
 export function keepAlive(run: TrackedRun, log: Logger, every = heartbeatMs()): () => void {
+  openRuns.add(run);
   let told = false;
   let beating: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
@@ -32,6 +35,7 @@ export function keepAlive(run: TrackedRun, log: Logger, every = heartbeatMs()): 
   timer.unref();
   return () => {
     clearInterval(timer);
+    openRuns.delete(run);
     void beating;
   };
 }

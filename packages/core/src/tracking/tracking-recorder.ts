@@ -22,6 +22,7 @@ import { saveThawModel } from '../model/thaw-model-folder.js';
 import { classMetricKeys } from './class-metric-keys.js';
 import { unitLearningRates } from '../training/unit-learning-rates.js';
 import { keepAlive, ownerTags } from './run-liveness.js';
+import { TrialClaimed, claimHolder } from './trial-claims.js';
 import { recordedSpecPath, sourceTags } from './source-tags.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
@@ -51,6 +52,7 @@ export class TrackingRecorder implements TrialRecorder {
       tags,
       ...(trial.parentRunId === undefined ? {} : { parentRunId: trial.parentRunId }),
     });
+    if (trial.parentRunId !== undefined) await this.holdClaim(run, trial, trial.parentRunId);
     const { sweep: _sweep, ...trialSpec } = spec;
     const params = flattenSpec(trialSpec);
     if (params['tracking.uri'] !== undefined) params['tracking.uri'] = redactUrl(params['tracking.uri']);
@@ -61,6 +63,23 @@ export class TrackingRecorder implements TrialRecorder {
       throw error;
     }
     return new RunRecording(run, trial, keepAlive(run, this.log));
+  }
+
+  /**
+   * A sweep trial is trained once: its run is its claim. Two processes may start the same trial at
+   * the same moment; both then read the trial's runs and agree on one holder (see claimHolder), and
+   * the other deletes its run and leaves the trial to it.
+   */
+  private async holdClaim(run: TrackedRun, trial: TrialInfo, parentRunId: string): Promise<void> {
+    const runs = await this.tracker.findRuns(
+      experimentNameOf(trial.loaded.spec),
+      { 'mlflow.parentRunId': parentRunId, 'thaw.configHash': trial.configHash },
+      { histories: false },
+    );
+    const holder = claimHolder(runs, run.runId);
+    if (holder === undefined) return;
+    await run.discard();
+    throw TrialClaimed.by(holder, trial.runName);
   }
 }
 

@@ -1,0 +1,36 @@
+import type { RunRecord } from '@thaw/contracts';
+import { OWNER_TAG, deadOwner } from './run-liveness.js';
+
+/** Exit code of a `thaw run` whose sweep trial another process holds (EX_TEMPFAIL). */
+export const CLAIMED_EXIT_CODE = 75;
+
+/** Thrown when a sweep trial is already trained, or being trained, by another process. */
+export class TrialClaimed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrialClaimed';
+  }
+
+  static by(holder: RunRecord, trial: string): TrialClaimed {
+    const owner = holder.tags[OWNER_TAG] === undefined ? '' : ` (${holder.tags[OWNER_TAG]})`;
+    return new TrialClaimed(
+      `${trial}: ${holder.status === 'FINISHED' ? 'already trained' : 'being trained'} by run ${holder.runId}${owner}`,
+    );
+  }
+}
+
+/**
+ * Which run holds a sweep trial, given the runs of that trial (same sweep run, same config hash):
+ * a FINISHED one; else, among RUNNING ones whose owner lives, the first started (ties by run id),
+ * which every process that reads the same runs agrees on. Undefined when `mine` holds it, or
+ * nobody does.
+ */
+export function claimHolder(runs: readonly RunRecord[], mine?: string, now = Date.now()): RunRecord | undefined {
+  const finished = runs.find((run) => run.status === 'FINISHED' && run.runId !== mine);
+  if (finished) return finished;
+  const live = runs
+    .filter((run) => run.status === 'RUNNING' && (run.runId === mine || deadOwner(run, now) === undefined))
+    .sort((a, b) => a.startTime - b.startTime || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+  const first = live[0];
+  return first === undefined || first.runId === mine ? undefined : first;
+}
