@@ -74,3 +74,4 @@ export * from './queue/trial-worker.js';
 export * from './sweep/sweep-plot.js';
 export * from './sweep/replicate-stats.js';
 export * from './tracking/trial-claims.js';
+export * from './sweep/tpe-sampler.js';
