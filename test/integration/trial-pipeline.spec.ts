@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { AugmentStage, FrozenFeatureCache, TrialPipeline, type AugmentOp, type Augmenter } from '@thaw/core';
+import { AugmentStage, FileStoreTracker, FrozenFeatureCache, TrialPipeline, type AugmentOp, type Augmenter } from '@thaw/core';
 import { loadTinySpec, temporaryFolder, testContainer } from '../helpers/fixtures.js';
 
 describe('trial pipeline', () => {
@@ -85,6 +85,35 @@ describe('trial pipeline', () => {
     expect(b.train.epochs[0]!.loss).to.equal(a.train.epochs[0]!.loss);
     expect(b.evaluation.loss).to.equal(a.evaluation.loss);
     expect(c.train.epochs[0]!.loss).to.not.equal(a.train.epochs[0]!.loss);
+  });
+
+  it("ends with early stopping's best epoch: test metrics and the logged kept_* values are that epoch's, as if training had stopped there", async () => {
+    const container = await testContainer(dir);
+    const pipeline = container.get<TrialPipeline>(TrialPipeline);
+    // Validation accuracy on 24 images reaches its best (first) value before the last epoch.
+    const train = { epochs: 12, batchSize: 16, optimizer: 'adam', learningRate: 0.02, cacheFrozen: false };
+    const stopping = { monitor: 'val_accuracy', patience: 20 };
+    const restored = await pipeline.run(await loadTinySpec(dir, { train: { ...train, earlyStopping: stopping } }, 'es1.yaml'), {
+      backend: tf.getBackend(),
+    });
+    const accuracies = restored.train.epochs.map((epoch) => epoch.valAccuracy);
+    const best = accuracies.indexOf(Math.max(...accuracies));
+    expect(best, 'the best epoch is not the last (else this test shows nothing)').to.be.lessThan(accuracies.length - 1);
+    expect(restored.train.keptEpoch).to.equal(best);
+    const shorter = await pipeline.run(await loadTinySpec(dir, { train: { ...train, epochs: best + 1 } }, 'es2.yaml'), {
+      backend: tf.getBackend(),
+    });
+    expect(restored.evaluation.loss).to.equal(shorter.evaluation.loss);
+    expect(restored.evaluation.confusionMatrix).to.deep.equal(shorter.evaluation.confusionMatrix);
+    const run = await new FileStoreTracker(join(dir, 'mlruns')).getRun(restored.runId);
+    expect(run!.metrics['kept_val_accuracy']).to.deep.equal([accuracies[best]]);
+    expect(run!.metrics['kept_epoch']).to.deep.equal([best + 1]);
+    const last = await pipeline.run(
+      await loadTinySpec(dir, { train: { ...train, earlyStopping: { ...stopping, restoreBestWeights: false } } }, 'es3.yaml'),
+      { backend: tf.getBackend() },
+    );
+    expect(last.train.keptEpoch).to.equal(accuracies.length - 1);
+    expect(last.evaluation.loss).to.not.equal(restored.evaluation.loss);
   });
 
   it('augments training batches only', async () => {

@@ -44,7 +44,8 @@ const earlyStopping = z.strictObject({
   monitor: z.enum(['val_loss', 'val_accuracy']).default('val_loss'),
   patience: positiveInt('epochs without improvement before stopping'),
   minDelta: z.number().min(0).default(0),
-  restoreBestWeights: z.boolean().default(false),
+  /** Keras' restore_best_weights: end with the best epoch's weights, so test metrics and the saved model are that epoch's. */
+  restoreBestWeights: z.boolean().default(true),
 });
 
 const distribution = z.union(

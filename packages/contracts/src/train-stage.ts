@@ -27,6 +27,8 @@ export interface TrainResult {
   readonly imagesPerSecond: number;
   /** What the last phase trained. */
   readonly finalFacts: ModelFacts;
+  /** The epoch (index into `epochs`) whose weights the model holds at the end: the best one restored by early stopping, else the last. */
+  readonly keptEpoch: number;
 }
 
 export interface PhaseRequest {
@@ -53,6 +55,8 @@ export interface PhaseResult {
   /** Seconds spent in training steps (validation excluded). */
   readonly seconds: number;
   readonly stoppedEarly: boolean;
+  /** The epoch whose weights the model holds after the phase (early stopping may restore an earlier one than the last). */
+  readonly keptEpoch: number;
 }
 
 /** Stage 5: trains one phase, reporting batches and epochs to the observers. The runner loops over the phases. */

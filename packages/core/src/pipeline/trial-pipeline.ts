@@ -185,6 +185,7 @@ export class TrialPipelineImpl implements TrialPipeline {
     let images = 0;
     let seconds = 0;
     let finalFacts: ModelFacts | undefined;
+    let keptEpoch = -1;
     for (const phase of plan.phases) {
       const frozen = this.freezeStage.apply(built, phase);
       finalFacts = frozen.facts;
@@ -206,12 +207,13 @@ export class TrialPipelineImpl implements TrialPipeline {
         images += outcome.images;
         seconds += outcome.seconds;
         if (outcome.stoppedEarly) stoppedEarly.push(phase.name);
+        keptEpoch = outcome.keptEpoch;
         await events.emit('onPhaseEnd', phase);
       } finally {
         frozen.release();
       }
     }
-    return { epochs, stoppedEarly, imagesPerSecond: seconds > 0 ? images / seconds : 0, finalFacts: finalFacts! };
+    return { epochs, stoppedEarly, imagesPerSecond: seconds > 0 ? images / seconds : 0, finalFacts: finalFacts!, keptEpoch };
   }
 }
 

@@ -125,7 +125,12 @@ export class TrainStageImpl implements TrainStage {
     const groups = rateGroups(request, model);
     const optimizer = groups[0]!.optimizer;
     const inputs = await PhaseInputs.create(request, this.cache);
-    const stopping = config.earlyStopping ? new EarlyStopping(config.earlyStopping, variables) : undefined;
+    const stopping = config.earlyStopping
+      ? new EarlyStopping(
+          config.earlyStopping,
+          model.weights.map((weight) => weight.read() as tf.Variable),
+        )
+      : undefined;
     const count = data.train.count;
     const logs: EpochLogs[] = [];
     let images = 0;
@@ -202,6 +207,7 @@ export class TrainStageImpl implements TrainStage {
       for (const group of groups) group.optimizer.dispose();
       inputs.dispose();
     }
-    return { epochs: logs, images, seconds, stoppedEarly };
+    const last = logs.at(-1)?.epoch ?? firstEpoch - 1;
+    return { epochs: logs, images, seconds, stoppedEarly, keptEpoch: stopping?.keptEpoch(last) ?? last };
   }
 }

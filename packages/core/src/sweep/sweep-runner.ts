@@ -13,7 +13,7 @@ export interface SweepRow {
   readonly runName: string;
   readonly runId: string;
   readonly values: Readonly<Record<string, unknown>>;
-  /** The sweep metric's best value over the trial's epochs (by the sweep's goal). */
+  /** The sweep metric of the weights the trial kept (`kept_*`; runs recorded before it: the best epoch's value). */
   readonly metric: number;
   readonly testAccuracy: number;
   readonly testLoss: number;
@@ -80,7 +80,7 @@ function sweepRow(run: RunRecord, runName: string, values: Readonly<Record<strin
     runName,
     runId: run.runId,
     values,
-    metric: bestOf(run.metrics[metric.name], metric.goal),
+    metric: rankingValue(run, metric),
     testAccuracy: last(run.metrics[`${split}_accuracy`]),
     testLoss: last(run.metrics[`${split}_loss`]),
     epochs: run.metrics['val_loss']?.length ?? 0,
@@ -109,6 +109,19 @@ function paramValue(text: string | undefined): unknown {
   } catch {
     return text;
   }
+}
+
+/** Metrics logged per epoch: a trial's value of one is that of the epoch whose weights it kept. */
+const EPOCH_METRICS = new Set(['loss', 'accuracy', 'val_loss', 'val_accuracy']);
+
+/**
+ * The one value a trial is ranked by: for an epoch metric, its `kept_` value (the epoch early
+ * stopping restored, else the last), the same number the test metrics and saved model come from.
+ */
+function rankingValue(run: RunRecord, metric: SweepShape['metric']): number {
+  const kept = run.metrics[`kept_${metric.name}`];
+  if (EPOCH_METRICS.has(metric.name) && kept !== undefined) return last(kept);
+  return bestOf(run.metrics[metric.name], metric.goal);
 }
 
 function bestOf(values: readonly number[] | undefined, goal: 'max' | 'min'): number {

@@ -97,6 +97,23 @@ function scheduleCsv(result: TrialResult): string {
   return rows.join('\n') + '\n';
 }
 
+/**
+ * The epoch metrics of the weights the trial ended with (early stopping's best epoch, else the
+ * last), as `kept_*`: what a sweep ranks by, and the column to sort by in the MLflow runs table,
+ * whose `val_accuracy` shows the last epoch's.
+ */
+function keptPoints(result: TrialResult, step: number, timestamp: number): MetricPoint[] {
+  const kept = result.train.epochs.find((epoch) => epoch.epoch === result.train.keptEpoch);
+  if (!kept) return [];
+  return [
+    { key: 'kept_epoch', value: kept.epoch + 1, step, timestamp },
+    { key: 'kept_loss', value: kept.loss, step, timestamp },
+    { key: 'kept_accuracy', value: kept.accuracy, step, timestamp },
+    { key: 'kept_val_loss', value: kept.valLoss, step, timestamp },
+    { key: 'kept_val_accuracy', value: kept.valAccuracy, step, timestamp },
+  ];
+}
+
 /** One trial's run, from its first phase to its end. */
 class RunRecording implements TrialRecording {
   readonly order = 100;
@@ -167,6 +184,7 @@ class RunRecording implements TrialRecording {
     const points: MetricPoint[] = [
       { key: `${split}_loss`, value: evaluation.loss, step, timestamp },
       { key: `${split}_accuracy`, value: evaluation.accuracy, step, timestamp },
+      ...keptPoints(result, step, timestamp),
       { key: 'train_images_per_second', value: result.train.imagesPerSecond, step, timestamp },
       { key: 'trial_seconds', value: result.seconds, step, timestamp },
       ...evaluation.perClass.flatMap((metrics) => [
