@@ -367,7 +367,7 @@ describe('MLflow tracking of trials', function () {
       const runDir = (await local.runDir('determinism', result.runId))!;
       const details = await readRunDetails(runDir);
       const metrics = details.points
-        .filter((p) => !['epoch_seconds', 'trial_seconds', 'train_images_per_second'].includes(p.key))
+        .filter((p) => !['epoch_seconds', 'trial_seconds', 'train_images_per_second'].includes(p.key) && !p.key.startsWith('system/'))
         .map((p) => `${p.key}@${p.step}=${p.value}`)
         .sort();
       return { metrics, weights: await readFile(join(runDir, 'artifacts', 'model', 'weights.bin')), requests: double.requests.length };
@@ -385,6 +385,42 @@ describe('MLflow tracking of trials', function () {
     expect(Math.floor((flaky.requests - before) / 3)).to.be.at.least(10);
     expect(flaky.metrics).to.deep.equal(alone.metrics);
     expect(flaky.weights.equals(alone.weights)).to.equal(true);
+  });
+
+  it("samples CPU, memory, disk and network during a trial under MLflow's system/ keys, and not when switched off", async () => {
+    process.env['MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL'] = '0.2';
+    try {
+      const spec = { name: 'system', train: { epochs: 12, batchSize: 16, learningRate: 0.01 } };
+      const container = await testContainer(dir, recordingLogger(), 0, trackerIn('system'));
+      const pipeline = container.get<TrialPipeline>(TrialPipeline);
+      const sampled = await pipeline.run(await loadTinySpec(dir, spec, 'system.yaml'), { backend: tf.getBackend() });
+      const points = double.run(sampled.runId)!.points.filter((p) => p.key.startsWith('system/'));
+      const keys = [
+        'cpu_utilization_percentage',
+        'system_memory_usage_megabytes',
+        'system_memory_usage_percentage',
+        'disk_usage_percentage',
+        'disk_usage_megabytes',
+        'disk_available_megabytes',
+        'network_receive_megabytes',
+        'network_transmit_megabytes',
+      ];
+      expect([...new Set(points.map((p) => p.key))].sort()).to.deep.equal(keys.map((key) => `system/${key}`).sort());
+      const cpu = points.filter((p) => p.key === 'system/cpu_utilization_percentage');
+      expect(cpu.length, 'a sample every 0.2 s of a trial of a second or more').to.be.at.least(3);
+      expect(cpu.map((p) => p.step)).to.deep.equal(cpu.map((_, i) => i));
+      for (const point of points) {
+        expect(Number(point.value), point.key).to.be.at.least(0);
+        expect(Math.round(Number(point.value) * 10) / 10, 'rounded to 0.1 as MLflow does').to.equal(Number(point.value));
+        if (point.key.endsWith('percentage')) expect(Number(point.value), point.key).to.be.at.most(100);
+      }
+      const quiet = await pipeline.run(await loadTinySpec(dir, { ...spec, tracking: { systemMetrics: false } }, 'quiet.yaml'), {
+        backend: tf.getBackend(),
+      });
+      expect(double.run(quiet.runId)!.points.filter((p) => p.key.startsWith('system/'))).to.deep.equal([]);
+    } finally {
+      delete process.env['MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL'];
+    }
   });
 
   it('starts a run locally when the server cannot be reached, and sync creates it there with its children', async () => {

@@ -49,11 +49,20 @@ export async function loadSpecPlugins(container: Container, loaded: LoadedSpec):
 export const trackingOptions = {
   trackingUri: { type: 'string', describe: 'MLflow tracking server (http/https) or folder; default MLFLOW_TRACKING_URI, else ./mlruns' },
   experiment: { type: 'string', describe: 'MLflow experiment; default tracking.experiment, MLFLOW_EXPERIMENT_NAME, or the spec name' },
+  systemMetrics: {
+    type: 'boolean',
+    describe: 'sample CPU, memory, disk and network into the runs (MLflow system/ metrics); --no-systemMetrics: off',
+  },
 } as const;
 
 /** The --set values that the tracking flags stand for. */
-export function trackingSets(args: { trackingUri?: string | undefined; experiment?: string | undefined }): string[] {
+export function trackingSets(args: {
+  trackingUri?: string | undefined;
+  experiment?: string | undefined;
+  systemMetrics?: boolean | undefined;
+}): string[] {
   return [
+    ...(args.systemMetrics === undefined ? [] : [`tracking.systemMetrics=${args.systemMetrics}`]),
     ...(args.trackingUri === undefined ? [] : [`tracking.uri=${JSON.stringify(args.trackingUri)}`]),
     ...(args.experiment === undefined ? [] : [`tracking.experiment=${JSON.stringify(args.experiment)}`]),
   ];

@@ -132,6 +132,8 @@ export const ExperimentSpecSchema = z.strictObject({
       uri: z.string().min(1).optional(),
       /** The local MLflow file store; with a server, the local copy that nothing is lost from. */
       store: z.string().min(1).default('mlruns'),
+      /** CPU, memory, disk and network sampled during the trial under MLflow's `system/` keys (the System metrics tab). */
+      systemMetrics: z.boolean().default(true),
     })
     .prefault({}),
   sweep: SweepSchema.optional(),

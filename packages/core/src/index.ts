@@ -63,6 +63,7 @@ export * from './tracking/run-sync.js';
 export * from './tracking/source-tags.js';
 export * from './tracking/run-liveness.js';
 export * from './tracking/open-runs.js';
+export * from './tracking/system-metrics.js';
 export * from './tracking/class-metric-keys.js';
 export * from './tracking/sync-state.js';
 export * from './tracking/tracking-config.js';

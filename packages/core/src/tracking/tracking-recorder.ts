@@ -22,6 +22,7 @@ import { saveThawModel } from '../model/thaw-model-folder.js';
 import { classMetricKeys } from './class-metric-keys.js';
 import { unitLearningRates } from '../training/unit-learning-rates.js';
 import { keepAlive, ownerTags } from './run-liveness.js';
+import { sampleSystemMetrics } from './system-metrics.js';
 import { TrialClaimed, claimHolder } from './trial-claims.js';
 import { recordedSpecPath, sourceTags } from './source-tags.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
@@ -62,7 +63,12 @@ export class TrackingRecorder implements TrialRecorder {
       await run.end('FAILED').catch(() => undefined);
       throw error;
     }
-    return new RunRecording(run, trial, keepAlive(run, this.log));
+    const stopBeating = keepAlive(run, this.log);
+    const stopSampling = spec.tracking.systemMetrics ? sampleSystemMetrics(run, this.log) : () => undefined;
+    return new RunRecording(run, trial, () => {
+      stopSampling();
+      stopBeating();
+    });
   }
 
   /**
