@@ -187,6 +187,9 @@ export class MlflowDouble {
     this.faults = { count, status };
   }
 
+  /** Artifact uploads take this long to answer from now on (a slow link), in milliseconds. */
+  artifactDelayMs = 0;
+
   /** Answers every `every`-th request with 503 from now on (0: never), as a flaky proxy would. */
   flaky(every: number): void {
     this.flakiness = { every, seen: 0 };
@@ -265,6 +268,7 @@ export class MlflowDouble {
       body: method === 'PUT' ? `(${raw.length} bytes)` : raw.toString(),
       authorization: request.headers.authorization,
     });
+    if (method === 'PUT' && this.artifactDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.artifactDelayMs));
     const flake = this.flakiness.every > 0 && ++this.flakiness.seen % this.flakiness.every === 0;
     if (this.faults.count > 0 || flake) {
       if (!flake) this.faults.count--;

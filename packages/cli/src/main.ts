@@ -25,8 +25,10 @@ const STORAGE_ERRORS: Record<string, string> = {
 
 /** A failed write or read of a file, as one line naming the path and what went wrong; undefined for anything else. */
 function storageProblem(error: unknown): string | undefined {
-  const { code, path, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  const { code, path, syscall, dest } = (error ?? {}) as NodeJS.ErrnoException & { dest?: string };
   if (code === undefined || path === undefined || !(code in STORAGE_ERRORS)) return undefined;
+  // A failed copy names where it was going: that is where the space or the permission is missing.
+  if (dest !== undefined) return `cannot copy ${path} to ${dest}: ${STORAGE_ERRORS[code]} (${code})`;
   return `cannot ${syscall ?? 'use'} ${path}: ${STORAGE_ERRORS[code]} (${code})`;
 }
 

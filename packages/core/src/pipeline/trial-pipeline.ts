@@ -7,6 +7,7 @@ import {
   FreezeStage,
   LoadStage,
   Logger,
+  messageOf,
   SeededRandom,
   TrainStage,
   TrialEvents,
@@ -161,7 +162,10 @@ export class TrialPipelineImpl implements TrialPipeline {
       } catch (error) {
         const interrupted = error instanceof TrialInterrupted;
         await events.emit('onTrialError', trial, error, interrupted);
-        await recording.fail(error, interrupted);
+        // What stopped the trial is the error to report, even when recording it fails too (a full disk).
+        await recording.fail(error, interrupted).catch((recordError: unknown) => {
+          this.log.warn(`run ${recording.runId} could not record why it stopped: ${messageOf(recordError)}`);
+        });
         throw error;
       } finally {
         disposeSplits(data);

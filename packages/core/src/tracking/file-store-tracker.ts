@@ -1,6 +1,7 @@
 import { checkWritableFolder } from '../util/check-writable-folder.js';
 import { randomInt, randomUUID } from 'node:crypto';
-import { appendFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { withPath } from '../util/with-path.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -90,7 +91,13 @@ export class FileStoreTracker implements Tracker {
     const run = new FileStoreRun(runDir, runId, experimentId, meta);
     const tags: Record<string, string> = { ...request.tags, 'mlflow.runName': request.runName };
     if (request.parentRunId !== undefined) tags['mlflow.parentRunId'] = request.parentRunId;
-    await run.setTags(tags);
+    try {
+      await run.setTags(tags);
+    } catch (error) {
+      // A run that could not be fully created (a full disk) is removed, never left RUNNING.
+      await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
+      throw error;
+    }
     return run;
   }
 
@@ -324,7 +331,7 @@ export class FileStoreRun implements TrackedRun {
         continue;
       }
       await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, value);
+      await withPath(file, () => writeFile(file, value));
     }
   }
 
@@ -338,7 +345,7 @@ export class FileStoreRun implements TrackedRun {
     for (const [key, texts] of lines) {
       const file = join(this.dir, 'metrics', key);
       await mkdir(dirname(file), { recursive: true });
-      await appendFile(file, texts.join(''));
+      await withPath(file, () => appendFile(file, texts.join('')));
     }
   }
 
@@ -349,18 +356,19 @@ export class FileStoreRun implements TrackedRun {
     for (const [key, value] of Object.entries(fitted.values)) {
       const file = join(this.dir, 'tags', key);
       await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, value);
+      await withPath(file, () => writeFile(file, value));
     }
   }
 
   async logArtifact(artifactPath: string, content: string | Uint8Array): Promise<void> {
     const file = join(this.dir, 'artifacts', artifactPath);
     await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, content);
+    await withPath(file, () => writeFile(file, content));
   }
 
   async logArtifactDirectory(localDir: string, artifactPath: string): Promise<void> {
-    await cp(localDir, join(this.dir, 'artifacts', artifactPath), { recursive: true });
+    const target = join(this.dir, 'artifacts', artifactPath);
+    await withPath(target, () => cp(localDir, target, { recursive: true }));
   }
 
   get dirPath(): string {
@@ -370,7 +378,8 @@ export class FileStoreRun implements TrackedRun {
   async end(status: Exclude<RunStatus, 'RUNNING'>, endTime = Date.now()): Promise<void> {
     this.meta['status'] = STATUS_CODES[status];
     this.meta['end_time'] = endTime;
-    await writeFile(join(this.dir, 'meta.yaml'), yaml(this.meta));
+    const file = join(this.dir, 'meta.yaml');
+    await withPath(file, () => writeFile(file, yaml(this.meta)));
   }
 
   async discard(): Promise<void> {

@@ -3,6 +3,7 @@ import { readRunDetails, type FileStoreTracker } from './file-store-tracker.js';
 import { MlflowUnreachableError, type MlflowClient } from './mlflow-client.js';
 import { syncRun, type RunSyncReport } from './sync-run.js';
 import { readSyncState, type SyncState } from './sync-state.js';
+import { deadOwner } from './run-liveness.js';
 
 /**
  * Sends what an MLflow server lacks of the runs mirrored locally for it: every pending run
@@ -22,7 +23,15 @@ export class RunSync {
     for (const dir of await this.local.allRunDirs()) {
       const state = await readSyncState(dir);
       if (state?.pending !== true || state.server !== this.client.url) continue;
-      const details = await readRunDetails(dir);
+      let details = await readRunDetails(dir);
+      // A run whose process died is ended KILLED here first, so the server does not keep it RUNNING either.
+      const reason = details.lifecycleStage === 'deleted' ? undefined : deadOwner({ ...details, metrics: {} });
+      if (reason !== undefined && !dryRun) {
+        const run = await this.local.resumeRun(state.experimentName, details.runId);
+        await run.setTags({ 'thaw.error': `ended by thaw sync: ${reason} while the run was RUNNING` });
+        await run.end('KILLED');
+        details = await readRunDetails(dir);
+      }
       pending.push({ dir, state, parent: details.tags['mlflow.parentRunId'] === undefined });
     }
     pending.sort((a, b) => Number(b.parent) - Number(a.parent));

@@ -21,7 +21,8 @@ import {
 import { saveThawModel } from '../model/thaw-model-folder.js';
 import { classMetricKeys } from './class-metric-keys.js';
 import { unitLearningRates } from '../training/unit-learning-rates.js';
-import { keepAlive, ownerTags } from './run-liveness.js';
+import { endDeadRuns, keepAlive, ownerTags } from './run-liveness.js';
+import { RestTracker } from './rest-tracker.js';
 import { sampleSystemMetrics } from './system-metrics.js';
 import { TrialClaimed, claimHolder } from './trial-claims.js';
 import { recordedSpecPath, sourceTags } from './source-tags.js';
@@ -47,6 +48,11 @@ export class TrackingRecorder implements TrialRecorder {
       // Who runs it, and a beat while it does: a run whose owner died is ended KILLED by whoever finds it.
       ...ownerTags(),
     };
+    // An earlier run of this trial whose process died (kill -9) is ended KILLED now: in the local
+    // store (a server's mirror too, which `thaw sync` then sends), without a request to a server.
+    const local = this.tracker instanceof RestTracker ? this.tracker.local : this.tracker;
+    const earlier = await local.findRuns(experimentNameOf(spec), { 'thaw.configHash': trial.configHash }, { histories: false });
+    await endDeadRuns(local, experimentNameOf(spec), earlier, 'a later run of the same trial', this.log);
     const run = await this.tracker.startRun({
       experimentName: experimentNameOf(spec),
       runName: trial.runName,
@@ -233,8 +239,12 @@ class RunRecording implements TrialRecording {
   }
 
   async fail(error: unknown, interrupted: boolean): Promise<void> {
-    await this.run.setTags({ 'thaw.error': messageOf(error).slice(0, 4000) });
-    this.stopBeating();
-    await this.run.end(interrupted ? 'KILLED' : 'FAILED');
+    try {
+      await this.run.setTags({ 'thaw.error': messageOf(error).slice(0, 4000) });
+    } finally {
+      // Even when the reason cannot be written (a full disk), the run must not stay RUNNING.
+      this.stopBeating();
+      await this.run.end(interrupted ? 'KILLED' : 'FAILED');
+    }
   }
 }
