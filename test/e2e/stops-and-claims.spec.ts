@@ -117,4 +117,35 @@ describe('stopping and sharing trials between processes @slow', function () {
     expect(elsewhere).to.deep.equal([ran[1], ran[0]]);
     for (const sweep of [first, second]) expect(sweep.output()).to.match(/^\| 4 /m); // both summaries hold all four trials
   });
+
+  it('a parallel sweep prunes in its worker processes: each trial ends FINISHED or KILLED as pruned, with the reason', async () => {
+    const sub = join(dir, 'parallel-pruning');
+    await mkdir(sub);
+    await writeSpec(
+      sub,
+      'pruned.yaml',
+      tinySpec({
+        name: 'pruned',
+        train: { epochs: 4, batchSize: 16 },
+        sweep: {
+          grid: { 'train.learningRate': [0.00001, 0.03, 0.0001, 0.01, 0.00003, 0.02] },
+          prune: { method: 'asha', minEpochs: 1, reductionFactor: 2 },
+          parallel: 2,
+        },
+      }),
+    );
+    const sweep = thawProcess(sub, {}, 'sweep', 'pruned.yaml');
+    expect(await sweep.exited, sweep.output()).to.equal(0);
+    const [, ran, pruned] = /pruned: (\d+) trials run, 0 finished earlier, (?:(\d+) pruned, )?0 failed/.exec(sweep.output())!;
+    expect(Number(ran) + Number(pruned ?? 0)).to.equal(6);
+    const trials = (await new FileStoreTracker(join(sub, 'mlruns')).findRuns('pruned', {})).filter(
+      (run) => run.tags['mlflow.parentRunId'] !== undefined,
+    );
+    expect(trials).to.have.length(6);
+    for (const run of trials) {
+      if (run.status === 'KILLED') expect(run.tags['thaw.pruned']).to.match(/^ASHA rung \d \(epoch \d\): val_accuracy/);
+      else expect(run.status).to.equal('FINISHED');
+    }
+    expect(trials.filter((run) => run.status === 'KILLED')).to.have.length(Number(pruned ?? 0));
+  });
 });

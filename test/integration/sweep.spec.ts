@@ -92,7 +92,7 @@ describe('sweeps', () => {
     expect(parent!.status).to.equal('FINISHED');
     expect(parent!.metrics['best_val_accuracy']).to.deep.equal([first.rows[0]!.metric]);
     const csv = await readFile(join(dir, 'mlruns', (await experimentId(dir)) ?? '', first.parentRunId, 'artifacts', 'summary.csv'), 'utf8');
-    expect(csv.split('\n')[0]).to.equal('rank,trial,strategy.unfreeze,seed,val_accuracy,test_accuracy,test_loss,epochs,run_id');
+    expect(csv.split('\n')[0]).to.equal('rank,trial,strategy.unfreeze,seed,val_accuracy,test_accuracy,test_loss,epochs,run_id,pruned');
     expect(csv.trim().split('\n')).to.have.length(5);
   });
 

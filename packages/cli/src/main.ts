@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { CLAIMED_EXIT_CODE, ThawError, TrialClaimed, TrialInterrupted, messageOf } from '@thaw/core';
+import { CLAIMED_EXIT_CODE, PRUNED_EXIT_CODE, ThawError, TrialClaimed, TrialInterrupted, TrialPruned, messageOf } from '@thaw/core';
 import { dataCommand } from './commands/data-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { nativeCommand } from './commands/native-command.js';
@@ -69,6 +69,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof TrialInterrupted) {
       process.stderr.write('thaw: interrupted\n');
       return 130;
+    }
+    if (error instanceof TrialPruned) {
+      process.stderr.write(`thaw: ${error.message}\n`);
+      return PRUNED_EXIT_CODE;
     }
     if (error instanceof TrialClaimed) {
       process.stderr.write(`thaw: ${error.message}\n`);

@@ -58,6 +58,27 @@ const distribution = z.union(
   { error: 'expected { choice: [...] }, { uniform: [low, high] }, { logUniform: [low, high] } or { int: [low, high] }' },
 );
 
+/** Early termination of trials that fall behind (Optuna's SuccessiveHalvingPruner and MedianPruner). */
+const prune = z.discriminatedUnion(
+  'method',
+  [
+    z.strictObject({
+      /** Asynchronous successive halving: at epochs minEpochs × reductionFactor^k a trial goes on only in the top 1/reductionFactor of the trials that reached that epoch. */
+      method: z.literal('asha'),
+      minEpochs: positiveInt('epochs before the first rung').default(1),
+      reductionFactor: z.number().int().min(2, { error: 'expected an integer >= 2' }).default(3),
+    }),
+    z.strictObject({
+      /** Median stopping: after warmupEpochs, a trial whose best value so far is worse than the median of the other trials at the same epoch stops. */
+      method: z.literal('median'),
+      warmupEpochs: z.number().int().min(0, { error: 'expected an integer >= 0' }).default(1),
+      minTrials: positiveInt('other trials that reached the epoch before any is stopped').default(3),
+    }),
+  ],
+  { error: 'expected { method: asha, minEpochs, reductionFactor } or { method: median, warmupEpochs, minTrials }' },
+);
+export type PruneSpec = z.output<typeof prune>;
+
 export const SweepSchema = z
   .strictObject({
     /** Every combination of these values, by spec path (e.g. strategy.unfreeze: [0, 1, 2, all]). */
@@ -70,6 +91,8 @@ export const SweepSchema = z
         space: z.record(z.string(), distribution),
       })
       .optional(),
+    /** Stop trials that fall behind on the sweep metric (an epoch metric): ASHA or median stopping. */
+    prune: prune.optional(),
     /** Trials at once, each in its own worker process (--parallel overrides). */
     parallel: positiveInt('worker processes').default(1),
     metric: z

@@ -76,3 +76,4 @@ export * from './sweep/sweep-plot.js';
 export * from './sweep/replicate-stats.js';
 export * from './tracking/trial-claims.js';
 export * from './sweep/tpe-sampler.js';
+export * from './sweep/trial-pruner.js';

@@ -4,6 +4,8 @@ import type { CommandModule } from 'yargs';
 import {
   BACKEND_NAMES,
   CLAIMED_EXIT_CODE,
+  PRUNED_EXIT_CODE,
+  TrialPruned,
   SweepRunner,
   TrialClaimed,
   ThawError,
@@ -59,7 +61,13 @@ function thawLines(stderr: string): string {
  * channel ties the worker to the sweep: when the sweep stops, or dies even by SIGKILL, the channel
  * closes and the worker stops its trial after the current batch, recording it KILLED.
  */
-function workerProcess(specFile: string, overrides: readonly string[], backend: string, signal: AbortSignal): TrialExecutor {
+function workerProcess(
+  specFile: string,
+  overrides: readonly string[],
+  backend: string,
+  signal: AbortSignal,
+  prune: string | undefined,
+): TrialExecutor {
   return (trial, parentRunId) =>
     new Promise((resolvePromise, reject) => {
       const sets = trialSets(overrides, trial);
@@ -77,6 +85,7 @@ function workerProcess(specFile: string, overrides: readonly string[], backend: 
           parentRunId,
           '--runName',
           trial.runName,
+          ...(prune === undefined ? [] : ['--prune', prune]),
         ],
         { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
       );
@@ -92,6 +101,7 @@ function workerProcess(specFile: string, overrides: readonly string[], backend: 
         signal.removeEventListener('abort', letGo);
         if (code === 0) resolvePromise();
         else if (code === 130 || killedBy === 'SIGINT') reject(new TrialInterrupted());
+        else if (code === PRUNED_EXIT_CODE) reject(new TrialPruned(thawLines(stderr) || `${trial.runName}: pruned`));
         else if (code === CLAIMED_EXIT_CODE) reject(new TrialClaimed(thawLines(stderr) || `${trial.runName}: held by another process`));
         else reject(new Error(thawLines(stderr) || `worker exited with ${code ?? killedBy}`));
       });
@@ -175,11 +185,18 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
                 parentRunId,
                 experimentName: plan.experimentName,
                 configHash: trial.configHash,
+                ...(plan.sweep.prune ? { prune: { prune: plan.sweep.prune, metric: plan.sweep.metric } } : {}),
               }),
               signal,
             )
           : parallel > 1
-            ? workerProcess(raw.file, sets, backend.name, signal)
+            ? workerProcess(
+                raw.file,
+                sets,
+                backend.name,
+                signal,
+                plan.sweep.prune ? JSON.stringify({ prune: plan.sweep.prune, metric: plan.sweep.metric }) : undefined,
+              )
             : undefined;
         let outcome;
         try {
@@ -192,7 +209,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         const minutes = ((performance.now() - started) / 60000).toFixed(1);
         process.stdout.write(
           `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ` +
-            `${outcome.elsewhere > 0 ? `${outcome.elsewhere} trained by another process, ` : ''}${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
+            `${outcome.elsewhere > 0 ? `${outcome.elsewhere} trained by another process, ` : ''}` +
+            `${outcome.pruned > 0 ? `${outcome.pruned} pruned, ` : ''}${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
             `\nsweep run ${outcome.parentRunId}; summary.csv and summary.md are its artifacts\n`,
         );
         if (outcome.failed > 0) process.exitCode = 1;

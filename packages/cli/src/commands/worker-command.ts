@@ -19,6 +19,9 @@ import {
   type TrialJob,
   type TrialJobContext,
   TrialClaimed,
+  TrialPruned,
+  Tracker,
+  trialPruner,
 } from '@thaw/core';
 import { createCliContainer, loadSpecPlugins } from '../create-cli-container.js';
 import { interruptible } from '../interruptible.js';
@@ -69,8 +72,18 @@ async function runJob(job: TrialJob, context: TrialJobContext, backend: string, 
   } satisfies TrialObserver);
   const plan = await container.get<TrialPlanner>(TrialPlanner).plan(loaded);
   try {
-    await container.get<TrialPipeline>(TrialPipeline).run(plan, { backend, signal, runName: job.runName, parentRunId: job.parentRunId });
+    const pruner =
+      job.prune &&
+      trialPruner({ ...job.prune, experimentName: job.experimentName, parentRunId: job.parentRunId }, container.get(Tracker), logger);
+    await container
+      .get<TrialPipeline>(TrialPipeline)
+      .run(plan, { backend, signal, runName: job.runName, parentRunId: job.parentRunId, ...(pruner ? { observers: [pruner] } : {}) });
   } catch (error) {
+    // Pruned: the run is recorded KILLED with why; the job itself is done.
+    if (error instanceof TrialPruned) {
+      logger.info(`${job.runName}: ${error.message}`);
+      return;
+    }
     // A concurrent sweep of the same spec holds this trial: it records it.
     if (!(error instanceof TrialClaimed)) throw error;
     logger.info(`${error.message}; not run here`);

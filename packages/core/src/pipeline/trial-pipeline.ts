@@ -1,3 +1,4 @@
+import { TrialPruned } from '../sweep/trial-pruner.js';
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable, type Container } from 'inversify';
 import {
@@ -54,6 +55,8 @@ export interface TrialOptions {
   readonly runName?: string;
   readonly parentRunId?: string;
   readonly signal?: AbortSignal;
+  /** Observers of this trial only (a sweep's pruner), beside the container's. */
+  readonly observers?: readonly TrialObserver[];
 }
 
 /**
@@ -131,7 +134,12 @@ export class TrialPipelineImpl implements TrialPipeline {
     let built: BuiltModel | undefined;
     return withSeededMathRandom(spec.seed, async () => {
       const recording = await this.recorder.begin(trial);
-      const events = new TrialEvents([...observers, recording, ...(options.signal ? [abortCheck(options.signal)] : [])]);
+      const events = new TrialEvents([
+        ...observers,
+        ...(options.observers ?? []),
+        recording,
+        ...(options.signal ? [abortCheck(options.signal)] : []),
+      ]);
       try {
         await events.emit('onTrialBegin', trial);
         data = await this.loadStage.load(plan);
@@ -160,7 +168,8 @@ export class TrialPipelineImpl implements TrialPipeline {
         await recording.finish(result);
         return { ...result, runId: recording.runId, runLocation: recording.location };
       } catch (error) {
-        const interrupted = error instanceof TrialInterrupted;
+        // Stopped on purpose (Ctrl-C, or pruned by its sweep): KILLED, as MLflow's own runs.
+        const interrupted = error instanceof TrialInterrupted || error instanceof TrialPruned;
         await events.emit('onTrialError', trial, error, interrupted);
         // What stopped the trial is the error to report, even when recording it fails too (a full disk).
         await recording.fail(error, interrupted).catch((recordError: unknown) => {

@@ -4,6 +4,7 @@ import { ThawError, type Logger } from '@thaw/contracts';
 import { TrialInterrupted } from '../pipeline/trial-pipeline.js';
 import type { TrialExecutor } from '../sweep/sweep-runner.js';
 import type { SweepTrial } from '../sweep/sweep-plan.js';
+import type { PruneContext } from '../sweep/trial-pruner.js';
 
 /** The BullMQ queue that sweeps put trials on and `thaw worker` takes them from. */
 export const TRIAL_QUEUE = 'thaw-trials';
@@ -19,6 +20,8 @@ export interface TrialJob {
   readonly parentRunId: string;
   readonly experimentName: string;
   readonly configHash: string;
+  /** The sweep's pruning, when it has one. */
+  readonly prune?: Pick<PruneContext, 'prune' | 'metric'>;
 }
 
 /** What a worker reports while it trains. */

@@ -15,6 +15,7 @@ import { configHash } from '../spec/flatten-spec.js';
 import { applySetOverride, parseSpecPath } from '../spec/set-override.js';
 import { trialMetricNames } from '../planning/trial-metric-names.js';
 import { resolveSpec, type RawSpec } from '../spec/spec-loader.js';
+import { EPOCH_METRICS } from './trial-pruner.js';
 
 /** One trial of a sweep as a spec: enough to find its run in a store. */
 export interface SweepTrialSpec {
@@ -96,6 +97,11 @@ export function expandSweepSpecs(raw: RawSpec, shownAs: string, overrides: reado
     throw new ThawError(`${shownAs}: invalid sweep\n  ${formatSchemaIssues(parsed.error, data['sweep'], 'sweep').join('\n  ')}`);
   }
   const sweep = parsed.data;
+  if (sweep.prune && !(EPOCH_METRICS as readonly string[]).includes(sweep.metric.name)) {
+    throw new ThawError(
+      `${shownAs}: sweep.prune: the sweep metric ${describeValue(sweep.metric.name)} is logged once per trial, so nothing can be compared during training; expected an epoch metric: ${EPOCH_METRICS.join(', ')}`,
+    );
+  }
   const paths = [...new Set([...Object.keys(sweep.grid), ...Object.keys(sweep.random?.space ?? {})])];
   for (const path of paths) {
     if (path === 'sweep' || path.startsWith('sweep.'))

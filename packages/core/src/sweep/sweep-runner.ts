@@ -8,6 +8,7 @@ import { svgToPng } from '../results/charts.js';
 import { sourceTags } from '../tracking/source-tags.js';
 import { OWNER_TAG, deadOwner, endDeadRuns, keepAlive, ownerTags } from '../tracking/run-liveness.js';
 import { TrialClaimed, claimHolder } from '../tracking/trial-claims.js';
+import { PRUNED_TAG, TrialPruned, trialPruner } from './trial-pruner.js';
 
 export interface SweepRow {
   readonly runName: string;
@@ -18,6 +19,8 @@ export interface SweepRow {
   readonly testAccuracy: number;
   readonly testLoss: number;
   readonly epochs: number;
+  /** Why the sweep stopped the trial early (then it has no test metrics). */
+  readonly pruned?: string;
 }
 
 export interface SweepOutcome {
@@ -26,6 +29,8 @@ export interface SweepOutcome {
   readonly skipped: number;
   /** Trials another process (a concurrent sweep of the same spec) trained while this one ran. */
   readonly elsewhere: number;
+  /** Trials stopped early by the sweep's pruner. */
+  readonly pruned: number;
   readonly failed: number;
   readonly rows: readonly SweepRow[];
   readonly markdown: string;
@@ -84,13 +89,25 @@ function sweepRow(run: RunRecord, runName: string, values: Readonly<Record<strin
     testAccuracy: last(run.metrics[`${split}_accuracy`]),
     testLoss: last(run.metrics[`${split}_loss`]),
     epochs: run.metrics['val_loss']?.length ?? 0,
+    ...(isPruned(run) ? { pruned: run.tags[PRUNED_TAG]! } : {}),
   };
 }
 
-/** Best first by the metric; ties in the order of the swept values, so that every report of a sweep agrees. */
+/** A trial run the sweep's pruner stopped: KILLED on purpose, and as done as a finished one. */
+function isPruned(run: RunRecord): boolean {
+  return run.status === 'KILLED' && run.tags[PRUNED_TAG] !== undefined;
+}
+
+/** A trial the sweep need not run again: finished, or pruned. */
+function isDone(run: RunRecord): boolean {
+  return run.status === 'FINISHED' || isPruned(run);
+}
+
+/** Best first by the metric, pruned trials last; ties in the order of the swept values, so that every report of a sweep agrees. */
 function rankRows(rows: SweepRow[], paths: readonly string[], goal: 'max' | 'min'): SweepRow[] {
   const key = (row: SweepRow) => (Number.isNaN(row.metric) ? -Infinity : goal === 'max' ? row.metric : -row.metric);
   return rows.sort((a, b) => {
+    if ((a.pruned === undefined) !== (b.pruned === undefined)) return a.pruned === undefined ? -1 : 1;
     const byMetric = key(b) - key(a);
     if (byMetric !== 0) return byMetric;
     for (const path of paths) {
@@ -170,16 +187,29 @@ export class SweepRunnerImpl implements SweepRunner {
     const execute: TrialExecutor =
       options.execute ??
       (async (trial, parentRunId) => {
+        const prune = plan.sweep.prune;
         await this.pipeline.run(trial.plan, {
           backend: options.backend,
           runName: trial.runName,
           parentRunId,
           ...(options.signal ? { signal: options.signal } : {}),
+          ...(prune
+            ? {
+                observers: [
+                  trialPruner(
+                    { prune, metric: plan.sweep.metric, experimentName: plan.experimentName, parentRunId },
+                    this.tracker,
+                    this.log,
+                  ),
+                ],
+              }
+            : {}),
         });
       });
     let ran = 0;
     let failed = 0;
     let elsewhere = 0;
+    let pruned = 0;
     const started = performance.now();
     let queue = pending;
     try {
@@ -197,7 +227,7 @@ export class SweepRunnerImpl implements SweepRunner {
               this.log.info(`${position} ${TrialClaimed.by(holder, trial.runName).message}: left to it`);
               continue;
             }
-            const left = pending.length - ran - failed - elsewhere;
+            const left = pending.length - ran - failed - elsewhere - pruned;
             const eta =
               ran > 0 ? ` (about ${Math.round((((performance.now() - started) / 1000 / ran) * (left / parallel)) / 60)} min left)` : '';
             this.log.info(`${position} ${trial.runName}${eta}`);
@@ -206,6 +236,11 @@ export class SweepRunnerImpl implements SweepRunner {
               ran++;
             } catch (error) {
               if (error instanceof TrialInterrupted || options.signal?.aborted) throw error;
+              if (error instanceof TrialPruned) {
+                pruned++;
+                this.log.info(`${position} ${trial.runName}: ${error.message}`);
+                continue;
+              }
               if (error instanceof TrialClaimed) {
                 claimed.push(trial);
                 this.log.info(`${position} ${error.message}: left to it`);
@@ -231,7 +266,16 @@ export class SweepRunnerImpl implements SweepRunner {
     // A resumed sweep that had nothing left to do already holds this summary.
     if (!(complete && ran === 0 && failed === 0)) await this.logSummary(plan, parent, rows, markdown);
     await parent.end(failed > 0 ? 'FAILED' : 'FINISHED');
-    return { parentRunId: parent.runId, ran, skipped: plan.trials.length - ran - failed - elsewhere, elsewhere, failed, rows, markdown };
+    return {
+      parentRunId: parent.runId,
+      ran,
+      skipped: plan.trials.length - ran - failed - elsewhere - pruned,
+      elsewhere,
+      pruned,
+      failed,
+      rows,
+      markdown,
+    };
   }
 
   /** The runs of one trial of a sweep run (any status), with a dead owner's ended KILLED. */
@@ -260,7 +304,7 @@ export class SweepRunnerImpl implements SweepRunner {
     while (waiting.size > 0) {
       for (const trial of [...waiting]) {
         const runs = await this.trialRuns(plan, parentRunId, trial.configHash);
-        if (runs.some((run) => run.status === 'FINISHED')) waiting.delete(trial);
+        if (runs.some(isDone)) waiting.delete(trial);
         else if (claimHolder(runs) === undefined) {
           waiting.delete(trial);
           back.push(trial);
@@ -300,7 +344,7 @@ export class SweepRunnerImpl implements SweepRunner {
       this.log,
     );
     const rows = children
-      .filter((run) => run.status === 'FINISHED')
+      .filter(isDone)
       .map((run) =>
         sweepRow(run, run.runName, Object.fromEntries(paths.map((path) => [path, paramValue(run.params[path])])), shape.metric),
       );
@@ -321,12 +365,12 @@ export class SweepRunnerImpl implements SweepRunner {
     return runs.filter((run) => run.tags['mlflow.parentRunId'] === undefined).pop();
   }
 
-  /** Finished child runs of a sweep run, by config hash; `histories` only when their metrics are summarised. */
+  /** Done child runs of a sweep run (finished or pruned), by config hash; `histories` only when their metrics are summarised. */
   private async finishedTrials(plan: SweepLayout, parentRunId: string, histories = true): Promise<Map<string | undefined, RunRecord>> {
     const found = await this.tracker.findRuns(plan.experimentName, { 'mlflow.parentRunId': parentRunId }, { histories });
     // A trial left RUNNING by a process that died is ended KILLED here, so a resumed sweep retries it.
     const children = await endDeadRuns(this.tracker, plan.experimentName, found, 'thaw sweep', this.log);
-    return new Map(children.filter((run) => run.status === 'FINISHED').map((run) => [run.tags['thaw.configHash'], run]));
+    return new Map(children.filter(isDone).map((run) => [run.tags['thaw.configHash'], run]));
   }
 
   /**
@@ -380,7 +424,7 @@ export class SweepRunnerImpl implements SweepRunner {
   }
 
   private async logSummary(plan: SweepPlan, parent: TrackedRun, rows: readonly SweepRow[], markdown: string): Promise<void> {
-    const header = ['rank', 'trial', ...plan.paths, plan.sweep.metric.name, 'test_accuracy', 'test_loss', 'epochs', 'run_id'];
+    const header = ['rank', 'trial', ...plan.paths, plan.sweep.metric.name, 'test_accuracy', 'test_loss', 'epochs', 'run_id', 'pruned'];
     const csv = [
       header.join(','),
       ...rows.map((row, i) =>
@@ -393,18 +437,23 @@ export class SweepRunnerImpl implements SweepRunner {
           row.testLoss,
           row.epochs,
           row.runId,
+          JSON.stringify(row.pruned ?? ''),
         ].join(','),
       ),
     ].join('\n');
     await parent.logArtifact('summary.csv', `${csv}\n`);
     await parent.logArtifact('summary.md', markdown);
-    const plot = sweepPlotSvg(plan.name, { paths: plan.paths, metric: plan.sweep.metric }, rows);
+    const plot = sweepPlotSvg(
+      plan.name,
+      { paths: plan.paths, metric: plan.sweep.metric },
+      rows.filter((row) => row.pruned === undefined),
+    );
     if (plot !== undefined) {
       await parent.logArtifact('metric-by-depth.svg', plot);
       await parent.logArtifact('metric-by-depth.png', svgToPng(plot));
     }
     await parent.setTags({ 'mlflow.note.content': markdown, 'thaw.sweepState': 'complete' });
-    const best = rows[0];
+    const best = rows.find((row) => row.pruned === undefined);
     if (!best) return;
     const timestamp = Date.now();
     await parent.logMetrics([
@@ -415,7 +464,11 @@ export class SweepRunnerImpl implements SweepRunner {
       'thaw.bestRunId': best.runId,
       ...Object.fromEntries(plan.paths.map((p) => [`thaw.best.${p}`, String(best.values[p])])),
     });
-    const replicates = replicateSummary(rows, plan.paths, plan.sweep.metric.goal);
+    const replicates = replicateSummary(
+      rows.filter((row) => row.pruned === undefined),
+      plan.paths,
+      plan.sweep.metric.goal,
+    );
     if (replicates) {
       const { recommended, best: bestMean } = replicates;
       await parent.setTags({
@@ -456,7 +509,7 @@ export function summaryMarkdown(plan: SweepLayout | SweepShape, rows: readonly S
   const trials = markdownTable([
     ['rank', ...plan.paths, metric.name, 'test accuracy', 'test loss', 'epochs'],
     ...rows.map((row, i) => [
-      String(i + 1),
+      row.pruned === undefined ? String(i + 1) : 'pruned',
       ...plan.paths.map((p) => (typeof row.values[p] === 'string' ? row.values[p] : JSON.stringify(row.values[p]))),
       format(row.metric, isRate(metric.name)),
       format(row.testAccuracy, true),
@@ -464,7 +517,12 @@ export function summaryMarkdown(plan: SweepLayout | SweepShape, rows: readonly S
       String(row.epochs),
     ]),
   ]);
-  const replicates = replicateSummary(rows, plan.paths, metric.goal);
+  // Pruned trials stopped early: their numbers are not comparable replicates.
+  const replicates = replicateSummary(
+    rows.filter((row) => row.pruned === undefined),
+    plan.paths,
+    metric.goal,
+  );
   if (!replicates) return trials;
   const rate = isRate(metric.name);
   const groups = markdownTable([

@@ -1,3 +1,4 @@
+import { PRUNED_TAG, TrialPruned } from '../sweep/trial-pruner.js';
 import { experimentNameOf } from './create-tracker.js';
 import { redactUrl } from './tracking-config.js';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -240,7 +241,10 @@ class RunRecording implements TrialRecording {
 
   async fail(error: unknown, interrupted: boolean): Promise<void> {
     try {
-      await this.run.setTags({ 'thaw.error': messageOf(error).slice(0, 4000) });
+      await this.run.setTags({
+        'thaw.error': messageOf(error).slice(0, 4000),
+        ...(error instanceof TrialPruned ? { [PRUNED_TAG]: error.reason, 'thaw.prunedAtEpoch': String(error.epoch ?? '') } : {}),
+      });
     } finally {
       // Even when the reason cannot be written (a full disk), the run must not stay RUNNING.
       this.stopBeating();
