@@ -70,7 +70,14 @@ function summarise(tried: readonly Readonly<Record<string, unknown>>[]): Run {
 }
 
 function randomRun(seed: number): Run {
-  return summarise(expandSweep({ grid: {}, random: { trials, seed, space }, parallel: 1, metric: { name: 'val_accuracy', goal: 'max' } }));
+  return summarise(
+    expandSweep({
+      grid: {},
+      random: { trials, seed, space, sampler: 'random', startupTrials: 10 },
+      parallel: 1,
+      metric: { name: 'val_accuracy', goal: 'max' },
+    }),
+  );
 }
 
 let tpeMilliseconds = 0;

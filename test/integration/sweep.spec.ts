@@ -27,7 +27,13 @@ describe('sweeps', () => {
   it('expands a grid and seeded random samples', () => {
     const sweep: SweepSpec = {
       grid: { 'strategy.unfreeze': [0, 'all'], seed: [1, 2] },
-      random: { trials: 3, seed: 5, space: { 'train.learningRate': { logUniform: [1e-4, 1e-2] }, 'train.batchSize': { int: [8, 16] } } },
+      random: {
+        sampler: 'random',
+        startupTrials: 10,
+        trials: 3,
+        seed: 5,
+        space: { 'train.learningRate': { logUniform: [1e-4, 1e-2] }, 'train.batchSize': { int: [8, 16] } },
+      },
       metric: { name: 'val_accuracy', goal: 'max' },
       parallel: 1,
     };

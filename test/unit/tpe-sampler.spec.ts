@@ -40,7 +40,7 @@ function runSequential(
 function randomSearch(searchSpace: SearchSpace, seed: number, trials: number): Record<string, unknown>[] {
   return expandSweep({
     grid: {},
-    random: { trials, seed, space: searchSpace },
+    random: { trials, seed, space: searchSpace, sampler: 'random', startupTrials: 10 },
     parallel: 1,
     metric: { name: 'val_accuracy', goal: 'max' },
   });

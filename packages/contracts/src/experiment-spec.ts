@@ -89,6 +89,10 @@ export const SweepSchema = z
         trials: positiveInt('random samples'),
         seed: z.number().int().min(0).default(0),
         space: z.record(z.string(), distribution),
+        /** random: independent draws; tpe: Optuna's TPE, each sample chosen from the results of those before it. */
+        sampler: z.enum(['random', 'tpe']).default('random'),
+        /** With tpe: random samples before the estimator takes over (Optuna's n_startup_trials). */
+        startupTrials: positiveInt('random samples before TPE models the results').default(10),
       })
       .optional(),
     /** Stop trials that fall behind on the sweep metric (an epoch metric): ASHA or median stopping. */

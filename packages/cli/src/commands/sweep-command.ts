@@ -163,7 +163,10 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         ...plan.trials.map((t) => [String(t.index + 1), ...plan.paths.map((p) => JSON.stringify(t.values[p])), t.configHash]),
       ];
       process.stdout.write(
-        `${plan.trials.length} trials of ${plan.name} (metric: ${plan.sweep.metric.name}, ${plan.sweep.metric.goal})\n${textTable(rows)}\n`,
+        (plan.adaptive
+          ? `${plan.adaptive.total} trials of ${plan.name}: the ${plan.trials.length} of the random startup samples below, the others chosen by TPE from the results (metric: ${plan.sweep.metric.name}, ${plan.sweep.metric.goal})`
+          : `${plan.trials.length} trials of ${plan.name} (metric: ${plan.sweep.metric.name}, ${plan.sweep.metric.goal})`) +
+          `\n${textTable(rows)}\n`,
       );
       return;
     }

@@ -16,6 +16,8 @@ import { applySetOverride, parseSpecPath } from '../spec/set-override.js';
 import { trialMetricNames } from '../planning/trial-metric-names.js';
 import { resolveSpec, type RawSpec } from '../spec/spec-loader.js';
 import { EPOCH_METRICS } from './trial-pruner.js';
+import { sampleDistribution } from './sample-distribution.js';
+import { suggestTpe, type TpeObservation } from './tpe-sampler.js';
 
 /** One trial of a sweep as a spec: enough to find its run in a store. */
 export interface SweepTrialSpec {
@@ -27,6 +29,8 @@ export interface SweepTrialSpec {
   readonly runName: string;
   readonly loaded: LoadedSpec;
   readonly configHash: string;
+  /** With an adaptive sampler (TPE): which sample of the search space the trial belongs to. */
+  readonly sample?: number;
 }
 
 /** One trial of a sweep, planned. */
@@ -43,35 +47,38 @@ export interface SweepLayout<Trial extends SweepTrialSpec = SweepTrialSpec> {
   readonly trials: readonly Trial[];
   /** Hash of the sweep's trials: the same sweep run again finds its parent run by it. */
   readonly sweepHash: string;
+  /** With TPE: the trials above are the startup samples'; the others are chosen one sample at a time. */
+  readonly adaptive?: AdaptiveSearch;
 }
 
-/** A sweep whose every trial is planned: what `thaw sweep` runs. */
-export type SweepPlan = SweepLayout<SweepTrial>;
+/**
+ * A search whose samples depend on the results so far (TPE). Sample i's values depend only on
+ * the results of samples 0…i-1, so a resumed sweep recomputes the same values and finds the same
+ * trials finished; each sample is combined with every grid point, and its result is the mean of
+ * their metric (seeds in the grid are replicates).
+ */
+export interface AdaptiveSearch {
+  readonly samples: number;
+  /** Trials in all: samples × grid points. */
+  readonly total: number;
+  /** The values of sample i, given the results of samples 0…i-1. */
+  valuesOf(sample: number, observations: readonly TpeObservation[]): Record<string, unknown>;
+  /** The trials of sample i with these values: one per grid point. */
+  trialsOf(sample: number, values: Readonly<Record<string, unknown>>): SweepTrialSpec[];
+}
 
-function sample(
-  distribution: SweepSpec['random'] extends infer R ? (R extends { space: Record<string, infer D> } ? D : never) : never,
-  random: SeededRandom,
-): unknown {
-  if ('choice' in distribution) return distribution.choice[Math.floor(random.next() * distribution.choice.length)];
-  if ('uniform' in distribution) return random.uniform(distribution.uniform[0], distribution.uniform[1]);
-  if ('logUniform' in distribution) {
-    const [low, high] = distribution.logUniform;
-    return Math.exp(random.uniform(Math.log(low), Math.log(high)));
-  }
-  const [low, high] = distribution.int;
-  return low + Math.floor(random.next() * (high - low + 1));
+/** A sweep whose every trial is planned: what `thaw sweep` runs. An adaptive one plans each later sample when it is due. */
+export interface SweepPlan extends SweepLayout<SweepTrial> {
+  readonly planSample?: (sample: number, observations: readonly TpeObservation[]) => Promise<SweepTrial[]>;
 }
 
 /** Every combination of the grid, each combined with every random sample (when there are any). */
 export function expandSweep(sweep: SweepSpec): Record<string, unknown>[] {
-  let points: Record<string, unknown>[] = [{}];
-  for (const [path, values] of Object.entries(sweep.grid)) {
-    points = points.flatMap((point) => values.map((value) => ({ ...point, [path]: value })));
-  }
+  const points = gridPoints(sweep);
   if (!sweep.random) return points;
   const random = new SeededRandom(sweep.random.seed);
   const samples = Array.from({ length: sweep.random.trials }, () =>
-    Object.fromEntries(Object.entries(sweep.random!.space).map(([path, distribution]) => [path, sample(distribution, random)])),
+    Object.fromEntries(Object.entries(sweep.random!.space).map(([path, distribution]) => [path, sampleDistribution(distribution, random)])),
   );
   return points.flatMap((point) => samples.map((drawn) => ({ ...point, ...drawn })));
 }
@@ -119,19 +126,33 @@ export function expandSweepSpecs(raw: RawSpec, shownAs: string, overrides: reado
     }
   }
   const base = { file: raw.file, data: Object.fromEntries(Object.entries(data).filter(([key]) => key !== 'sweep')) };
-  const trials = expandSweep(sweep).map((values, index) => {
+  const makeTrial = (values: Readonly<Record<string, unknown>>, index: number, sample?: number): SweepTrialSpec => {
     const label = Object.entries(values)
       .map(([path, value]) => `${path.split('.').pop()}=${shortValue(value)}`)
       .join(' ');
     try {
       const loaded = resolveSpec(base, shownAs, [], values);
       // Named by what differs: the spec's name is a tag (thaw.specName), and the UI cuts long names.
-      return { index, values, label, runName: label, loaded, configHash: configHash(loaded.spec) };
+      return {
+        index,
+        values,
+        label,
+        runName: label,
+        loaded,
+        configHash: configHash(loaded.spec),
+        ...(sample === undefined ? {} : { sample }),
+      };
     } catch (error) {
       if (!(error instanceof ThawError)) throw error;
       throw new ThawError(`sweep trial ${index + 1} (${label}): ${messageOf(error)}`);
     }
-  });
+  };
+  const adaptive = sweep.random?.sampler === 'tpe' ? tpeSearch(sweep, makeTrial) : undefined;
+  const trials = adaptive
+    ? Array.from({ length: Math.min(sweep.random!.startupTrials, adaptive.samples) }, (_, sample) =>
+        adaptive.trialsOf(sample, adaptive.valuesOf(sample, [])),
+      ).flat()
+    : expandSweep(sweep).map((values, index) => makeTrial(values, index));
   for (const trial of trials) {
     const metrics = trialMetricNames(trial.loaded.spec);
     if (!metrics.includes(sweep.metric.name)) {
@@ -145,7 +166,32 @@ export function expandSweepSpecs(raw: RawSpec, shownAs: string, overrides: reado
     .update(trials.map((trial) => trial.configHash).join(','))
     .digest('hex')
     .slice(0, 16);
-  return { name: spec.name, experimentName: experimentNameOf(spec), sweep, paths, trials, sweepHash };
+  return { name: spec.name, experimentName: experimentNameOf(spec), sweep, paths, trials, sweepHash, ...(adaptive ? { adaptive } : {}) };
+}
+
+/** The grid's points: every combination of its values. */
+function gridPoints(sweep: SweepSpec): Record<string, unknown>[] {
+  let points: Record<string, unknown>[] = [{}];
+  for (const [path, values] of Object.entries(sweep.grid)) {
+    points = points.flatMap((point) => values.map((value) => ({ ...point, [path]: value })));
+  }
+  return points;
+}
+
+/** TPE over `random.space`: each sample × every grid point, sample-major. */
+function tpeSearch(
+  sweep: SweepSpec,
+  makeTrial: (values: Readonly<Record<string, unknown>>, index: number, sample: number) => SweepTrialSpec,
+): AdaptiveSearch {
+  const random = sweep.random!;
+  const points = gridPoints(sweep);
+  const options = { seed: random.seed, goal: sweep.metric.goal, startupTrials: random.startupTrials };
+  return {
+    samples: random.trials,
+    total: random.trials * points.length,
+    valuesOf: (sample, observations) => suggestTpe(random.space, observations.slice(0, sample), sample, options),
+    trialsOf: (sample, values) => points.map((point, g) => makeTrial({ ...point, ...values }, sample * points.length + g, sample)),
+  };
 }
 
 /** Plans every trial of a sweep — spec schema, plugin options and each plugin's checks — before anything is trained. */
@@ -156,14 +202,27 @@ export async function planSweep(
   plan: (loaded: LoadedSpec) => Promise<TrialPlan>,
 ): Promise<SweepPlan> {
   const layout = expandSweepSpecs(raw, shownAs, overrides);
-  const trials: SweepTrial[] = [];
-  for (const trial of layout.trials) {
-    try {
-      trials.push({ ...trial, plan: await plan(trial.loaded) });
-    } catch (error) {
-      if (!(error instanceof ThawError)) throw error;
-      throw new ThawError(`sweep trial ${trial.index + 1} (${trial.label}): ${messageOf(error)}`);
+  const planAll = async (specs: readonly SweepTrialSpec[]): Promise<SweepTrial[]> => {
+    const trials: SweepTrial[] = [];
+    for (const trial of specs) {
+      try {
+        trials.push({ ...trial, plan: await plan(trial.loaded) });
+      } catch (error) {
+        if (!(error instanceof ThawError)) throw error;
+        throw new ThawError(`sweep trial ${trial.index + 1} (${trial.label}): ${messageOf(error)}`);
+      }
     }
-  }
-  return { ...layout, trials };
+    return trials;
+  };
+  const { adaptive } = layout;
+  return {
+    ...layout,
+    trials: await planAll(layout.trials),
+    ...(adaptive
+      ? {
+          planSample: (sample: number, observations: readonly TpeObservation[]) =>
+            planAll(adaptive.trialsOf(sample, adaptive.valuesOf(sample, observations))),
+        }
+      : {}),
+  };
 }

@@ -9,6 +9,7 @@ import { sourceTags } from '../tracking/source-tags.js';
 import { OWNER_TAG, deadOwner, endDeadRuns, keepAlive, ownerTags } from '../tracking/run-liveness.js';
 import { TrialClaimed, claimHolder } from '../tracking/trial-claims.js';
 import { PRUNED_TAG, TrialPruned, trialPruner } from './trial-pruner.js';
+import type { TpeObservation } from './tpe-sampler.js';
 
 export interface SweepRow {
   readonly runName: string;
@@ -179,11 +180,16 @@ export class SweepRunnerImpl implements SweepRunner {
 
   private async runTrials(plan: SweepPlan, options: SweepOptions, parent: TrackedRun, complete: boolean): Promise<SweepOutcome> {
     const parallel = options.parallel ?? 1;
-    const done = await this.finishedTrials(plan, parent.runId, false);
-    for (const trial of plan.trials.filter((t) => done.has(t.configHash))) {
-      this.log.info(`[${trial.index + 1}/${plan.trials.length}] ${trial.runName}: finished earlier, skipped`);
-    }
-    const pending = plan.trials.filter((trial) => !done.has(trial.configHash));
+    const total = plan.adaptive?.total ?? plan.trials.length;
+    const notDone = async (trials: readonly SweepTrial[]) => {
+      const done = await this.finishedTrials(plan, parent.runId, false);
+      for (const trial of trials.filter((t) => done.has(t.configHash))) {
+        this.log.info(`[${trial.index + 1}/${total}] ${trial.runName}: finished earlier, skipped`);
+      }
+      return trials.filter((trial) => !done.has(trial.configHash));
+    };
+    let current: SweepPlan = plan;
+    let pending = await notDone(plan.trials);
     const execute: TrialExecutor =
       options.execute ??
       (async (trial, parentRunId) => {
@@ -213,69 +219,100 @@ export class SweepRunnerImpl implements SweepRunner {
     const started = performance.now();
     let queue = pending;
     try {
-      // Trials that another process holds are left to it and waited for at the end; one it gave up comes back here.
-      while (queue.length > 0) {
-        const claimed: SweepTrial[] = [];
-        let next = 0;
-        const worker = async () => {
-          while (next < queue.length && !options.signal?.aborted) {
-            const trial = queue[next++]!;
-            const position = `[${trial.index + 1}/${plan.trials.length}]`;
-            const holder = claimHolder(await this.trialRuns(plan, parent.runId, trial.configHash));
-            if (holder !== undefined) {
-              claimed.push(trial);
-              this.log.info(`${position} ${TrialClaimed.by(holder, trial.runName).message}: left to it`);
-              continue;
-            }
-            const left = pending.length - ran - failed - elsewhere - pruned;
-            const eta =
-              ran > 0 ? ` (about ${Math.round((((performance.now() - started) / 1000 / ran) * (left / parallel)) / 60)} min left)` : '';
-            this.log.info(`${position} ${trial.runName}${eta}`);
-            try {
-              await execute(trial, parent.runId);
-              ran++;
-            } catch (error) {
-              if (error instanceof TrialInterrupted || options.signal?.aborted) throw error;
-              if (error instanceof TrialPruned) {
-                pruned++;
-                this.log.info(`${position} ${trial.runName}: ${error.message}`);
-                continue;
-              }
-              if (error instanceof TrialClaimed) {
+      for (;;) {
+        // Trials that another process holds are left to it and waited for at the end; one it gave up comes back here.
+        while (queue.length > 0) {
+          const claimed: SweepTrial[] = [];
+          let next = 0;
+          const worker = async () => {
+            while (next < queue.length && !options.signal?.aborted) {
+              const trial = queue[next++]!;
+              const position = `[${trial.index + 1}/${total}]`;
+              const holder = claimHolder(await this.trialRuns(plan, parent.runId, trial.configHash));
+              if (holder !== undefined) {
                 claimed.push(trial);
-                this.log.info(`${position} ${error.message}: left to it`);
+                this.log.info(`${position} ${TrialClaimed.by(holder, trial.runName).message}: left to it`);
                 continue;
               }
-              failed++;
-              this.log.warn(`${position} ${trial.runName} failed: ${messageOf(error)} (a later run of the sweep retries it)`);
+              const left = pending.length - ran - failed - elsewhere - pruned;
+              const eta =
+                ran > 0 ? ` (about ${Math.round((((performance.now() - started) / 1000 / ran) * (left / parallel)) / 60)} min left)` : '';
+              this.log.info(`${position} ${trial.runName}${eta}`);
+              try {
+                await execute(trial, parent.runId);
+                ran++;
+              } catch (error) {
+                if (error instanceof TrialInterrupted || options.signal?.aborted) throw error;
+                if (error instanceof TrialPruned) {
+                  pruned++;
+                  this.log.info(`${position} ${trial.runName}: ${error.message}`);
+                  continue;
+                }
+                if (error instanceof TrialClaimed) {
+                  claimed.push(trial);
+                  this.log.info(`${position} ${error.message}: left to it`);
+                  continue;
+                }
+                failed++;
+                this.log.warn(`${position} ${trial.runName} failed: ${messageOf(error)} (a later run of the sweep retries it)`);
+              }
             }
-          }
-        };
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, queue.length)) }, worker));
-        if (options.signal?.aborted) throw new TrialInterrupted();
-        queue = await this.awaitClaimed(plan, parent.runId, claimed, options.signal);
-        elsewhere += claimed.length - queue.length;
+          };
+          await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, queue.length)) }, worker));
+          if (options.signal?.aborted) throw new TrialInterrupted();
+          queue = await this.awaitClaimed(plan, parent.runId, claimed, options.signal);
+          elsewhere += claimed.length - queue.length;
+        }
+        // An adaptive search chooses its next sample from the results so far.
+        const sampled = Math.max(...current.trials.map((trial) => trial.sample ?? 0)) + 1;
+        if (!plan.adaptive || !plan.planSample || sampled >= plan.adaptive.samples) break;
+        const observations = await this.observations(current, parent.runId, sampled);
+        const next = await plan.planSample(sampled, observations);
+        current = { ...current, trials: [...current.trials, ...next] };
+        queue = await notDone(next);
+        pending = [...pending, ...queue];
       }
     } catch (error) {
       await parent.setTags({ 'thaw.sweepState': 'interrupted' });
       await parent.end('KILLED');
       throw error;
     }
-    const rows = this.rows(plan, await this.finishedTrials(plan, parent.runId));
-    const markdown = summaryMarkdown(plan, rows);
+    const rows = this.rows(current, await this.finishedTrials(current, parent.runId));
+    const markdown = summaryMarkdown(current, rows);
     // A resumed sweep that had nothing left to do already holds this summary.
-    if (!(complete && ran === 0 && failed === 0)) await this.logSummary(plan, parent, rows, markdown);
+    if (!(complete && ran === 0 && failed === 0)) await this.logSummary(current, parent, rows, markdown);
     await parent.end(failed > 0 ? 'FAILED' : 'FINISHED');
     return {
       parentRunId: parent.runId,
       ran,
-      skipped: plan.trials.length - ran - failed - elsewhere - pruned,
+      skipped: current.trials.length - ran - failed - elsewhere - pruned,
       elsewhere,
       pruned,
       failed,
       rows,
       markdown,
     };
+  }
+
+  /**
+   * What an adaptive sampler learns from the first `samples` samples: each one's values and the
+   * mean of its trials' ranking values (over the grid's points; NaN when none is done).
+   */
+  private async observations(plan: SweepPlan, parentRunId: string, samples: number): Promise<TpeObservation[]> {
+    const finished = await this.finishedTrials(plan, parentRunId);
+    return Array.from({ length: samples }, (_, sample) => {
+      const trials = plan.trials.filter((trial) => trial.sample === sample);
+      const values = trials
+        .flatMap((trial) => {
+          const run = finished.get(trial.configHash);
+          return run ? [rankingValue(run, plan.sweep.metric)] : [];
+        })
+        .filter(Number.isFinite);
+      return {
+        values: trials[0]?.values ?? {},
+        value: values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length,
+      };
+    });
   }
 
   /** The runs of one trial of a sweep run (any status), with a dead owner's ended KILLED. */
@@ -321,6 +358,11 @@ export class SweepRunnerImpl implements SweepRunner {
   async report(plan: SweepLayout): Promise<{ parentRunId: string; rows: SweepRow[]; markdown: string } | undefined> {
     const parent = await this.earlierParent(plan);
     if (!parent) return undefined;
+    if (plan.adaptive) {
+      // Its later samples are known only from the runs: read them all back.
+      const report = await this.reportRun(parent.runId);
+      return report && { parentRunId: parent.runId, rows: report.rows, markdown: report.markdown };
+    }
     const rows = this.rows(plan, await this.finishedTrials(plan, parent.runId));
     return { parentRunId: parent.runId, rows, markdown: summaryMarkdown(plan, rows) };
   }
@@ -408,7 +450,7 @@ export class SweepRunnerImpl implements SweepRunner {
       return { run: await this.tracker.resumeRun(plan.experimentName, holder.runId), complete: false, joined: true };
     }
     await run.logParams({
-      'sweep.trials': String(plan.trials.length),
+      'sweep.trials': String(plan.adaptive?.total ?? plan.trials.length),
       'sweep.paths': plan.paths.join(', '),
       'sweep.metric': `${plan.sweep.metric.name} (${plan.sweep.metric.goal})`,
     });

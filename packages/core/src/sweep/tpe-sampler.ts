@@ -5,10 +5,10 @@
  * its arguments, so a resumed sweep recomputes the same values.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { SeededRandom, type SweepSpec } from '@thaw/contracts';
+import { SeededRandom } from '@thaw/contracts';
+import { sampleDistribution, type Distribution, type SearchSpace } from './sample-distribution.js';
 
-export type SearchSpace = NonNullable<SweepSpec['random']>['space'];
-type Distribution = SearchSpace[string];
+export type { SearchSpace } from './sample-distribution.js';
 
 export interface TpeObservation {
   readonly values: Readonly<Record<string, unknown>>;
@@ -42,7 +42,7 @@ export function suggestTpe(
   // A NaN is a failed trial: it has no rank.
   const finished = observations.filter((observation) => !Number.isNaN(observation.value));
   if (finished.length < (options.startupTrials ?? 10)) {
-    return Object.fromEntries(Object.entries(space).map(([path, distribution]) => [path, sampleLikeRandomSearch(distribution, random)]));
+    return Object.fromEntries(Object.entries(space).map(([path, distribution]) => [path, sampleDistribution(distribution, random)]));
   }
   const sign = options.goal === 'max' ? -1 : 1;
   // Stable sort: of equal values the earlier trial ranks first.
@@ -58,7 +58,7 @@ export function suggestTpe(
     Object.entries(space).map(([path, distribution]) => {
       const scale = scaleOf(distribution);
       // An empty interval: draw what random search would.
-      if (scale === undefined) return [path, sampleLikeRandomSearch(distribution, random)];
+      if (scale === undefined) return [path, sampleDistribution(distribution, random)];
       const l = fitParzen(scale, internalValues(below, path, distribution));
       const g = fitParzen(scale, internalValues(above, path, distribution));
       let best = 0;
@@ -75,18 +75,6 @@ export function suggestTpe(
       return [path, externalValue(distribution, best)];
     }),
   );
-}
-
-/** The draw of sample() in sweep-plan.ts, kept identical so the startup trials are random search's. */
-function sampleLikeRandomSearch(distribution: Distribution, random: SeededRandom): unknown {
-  if ('choice' in distribution) return distribution.choice[Math.floor(random.next() * distribution.choice.length)];
-  if ('uniform' in distribution) return random.uniform(distribution.uniform[0], distribution.uniform[1]);
-  if ('logUniform' in distribution) {
-    const [low, high] = distribution.logUniform;
-    return Math.exp(random.uniform(Math.log(low), Math.log(high)));
-  }
-  const [low, high] = distribution.int;
-  return low + Math.floor(random.next() * (high - low + 1));
 }
 
 /**
