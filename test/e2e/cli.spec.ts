@@ -134,6 +134,45 @@ describe('thaw CLI @slow', () => {
     }
   });
 
+  it('registers the best trial of a sweep (--register, --alias) and any trial (thaw register); refuses --register without a server before training', async () => {
+    const sub = join(dir, 'register');
+    await mkdir(sub);
+    await writeSpec(sub, 'reg.yaml', tinySpec({ name: 'reg', train: { epochs: 1, batchSize: 16 }, sweep: { grid: { seed: [1, 2] } } }));
+    const local = await thaw(sub, 'sweep', 'reg.yaml', '--register', 'tiny');
+    expect(local.code, local.stderr).to.equal(2);
+    expect(local.stderr).to.match(
+      /thaw: the model registry is on an MLflow server, and runs go to .*mlruns: set MLFLOW_TRACKING_URI or --trackingUri/,
+    );
+    expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([]);
+
+    const double = new MlflowDouble();
+    const url = await double.start();
+    try {
+      const swept = await thaw(sub, 'sweep', 'reg.yaml', '--trackingUri', url, '--register', 'tiny', '--alias', 'champion');
+      expect(swept.code, swept.stderr).to.equal(0);
+      expect(swept.stdout).to.match(/^registered seed=\d \(val_accuracy \d\.\d{4}\) as tiny version 1 \(@champion\)$/m);
+      const registered = double.registeredModel('tiny')!;
+      expect(registered.aliases).to.deep.equal({ champion: '1' });
+      const tags = Object.fromEntries(registered.versions[0]!.tags.map((t) => [t.key, t.value]));
+      expect(Object.keys(tags).sort()).to.deep.equal([
+        'thaw.configHash',
+        'thaw.metric',
+        'thaw.metricValue',
+        'thaw.sweepRunId',
+        'thaw.unfreeze',
+      ]);
+      expect(tags).to.include({ 'thaw.metric': 'val_accuracy', 'thaw.unfreeze': '1' });
+
+      const trial = double.runsOf('reg').find((r) => r.tags.some((t) => t.key === 'mlflow.parentRunId'))!;
+      const again = await thaw(sub, 'register', trial.info.run_id, 'tiny', '--trackingUri', url);
+      expect(again.code, again.stderr).to.equal(0);
+      expect(again.stdout).to.contain(`tiny version 2: logged model m-`);
+      expect(double.registeredModel('tiny')!.versions).to.have.length(2);
+    } finally {
+      await double.stop();
+    }
+  });
+
   it('scaffolds a plugin package that builds, passes its own test and trains from a spec’s plugins list as generated', async () => {
     const sub = join(dir, 'scaffold');
     await mkdir(sub);
@@ -197,9 +236,9 @@ describe('thaw CLI @slow', () => {
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stdout).to.contain('4 trials run, 0 finished earlier, 0 failed');
       expect(await runStatuses(join(sub, 'mlruns'))).to.deep.equal([3, 3, 3, 3, 3]);
-      // rank,trial,…,run_id: everything but the run ids must agree.
+      // rank,trial,…,run_id,pruned: everything but the run ids must agree.
       const csv = (await readFile(join(sub, 'mlruns', ...(await findFile(join(sub, 'mlruns'), 'summary.csv'))), 'utf8')).trim().split('\n');
-      summaries.push(csv.map((line) => line.split(',').slice(0, -1).join(',')).join('\n'));
+      summaries.push(csv.map((line) => line.split(',').slice(0, -2).join(',')).join('\n'));
     }
     expect(summaries[1]).to.equal(summaries[0]);
 

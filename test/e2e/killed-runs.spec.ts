@@ -64,7 +64,11 @@ describe('runs whose process died @slow', function () {
       await writeSpec(sub, 'upload.yaml', tinySpec({ name: 'upload', train: { epochs: 2, batchSize: 16 } }));
       double.artifactDelayMs = 400;
       const trial = thawProcess(sub, HEARTBEAT, 'run', 'upload.yaml', '--trackingUri', url);
-      await until(() => double.requests.some((r) => r.method === 'PUT'), 'the first artifact upload');
+      // The run's own artifacts (the logged model's files go first, under /models/).
+      await until(
+        () => double.requests.some((r) => r.method === 'PUT' && !r.path.includes('/models/')),
+        'the first upload of a run artifact',
+      );
       trial.child.kill('SIGKILL');
       await trial.exited;
       double.artifactDelayMs = 0;

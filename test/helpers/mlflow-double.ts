@@ -2,80 +2,83 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import {
+  ApiError,
+  asText,
+  byKey,
+  errorBody,
+  FileAnswer,
+  generatedName,
+  keyValues,
+  missing,
+  notFound,
+  pytext,
+  sqlalchemyNote,
+  type Dataset,
+  type DoubleContext,
+  type Experiment,
+  type Json,
+  type KeyValue,
+  type LoggedModel,
+  type MlflowDoubleState,
+  type ModelMetric,
+  type ModelOutput,
+  type ModelVersion,
+  type Point,
+  type Route,
+  type Run,
+  type ServerBuild,
+} from './mlflow-double-common.js';
+import { LoggedModels } from './mlflow-double-models.js';
+import { ModelRegistry } from './mlflow-double-registry.js';
+
+export type { LoggedModel, MlflowDoubleState, RegisteredModel, Run, ServerBuild } from './mlflow-double-common.js';
 
 /**
  * A stand-in for an MLflow 3.x tracking server (SQLite backend, artifact serving on), on
  * 127.0.0.1, answering as the recordings in shared/mlflow-contract do: the same status codes,
  * error codes, messages and quirks. Its state outlives stop() / start(), as a real server's
- * database does.
+ * database does. Experiments, runs, datasets and artifacts are served here; logged models in
+ * mlflow-double-models.ts, the model registry in mlflow-double-registry.ts.
  */
 
-type Json = Record<string, unknown>;
-interface KeyValue {
-  key: string;
-  value: string;
+export interface MlflowDoubleOptions {
+  /**
+   * Which recorded server build to answer as (they differ in their error bodies): 'models-log'
+   * (default, the newest recording) adds `sqlstate` and `error_class`; 'rest-log' answers as
+   * rest-log.md and edge-log.md do.
+   */
+  build?: ServerBuild;
+  /** The port to listen on (default: any free one). */
+  readonly port?: number;
 }
-interface Point {
-  key: string;
-  value: number | 'NaN';
-  timestamp: number;
-  step: number;
+
+/** A logged model as `GET logged-models/<id>` answers it. */
+export interface LoggedModelView {
+  info: LoggedModel['info'] & { tags?: KeyValue[] };
+  data: { params?: KeyValue[]; metrics?: ModelMetric[] };
 }
-interface Experiment {
-  experiment_id: string;
+/** A registered model's version with its tags, its aliases and where its files are. */
+export type ModelVersionView = ModelVersion & { aliases: string[] };
+export interface RegisteredModelView {
   name: string;
-  artifact_location: string;
-  lifecycle_stage: string;
-  last_update_time: number;
-  creation_time: number;
+  versions: ModelVersionView[];
+  /** Alias → version. */
+  aliases: Record<string, string>;
   tags: KeyValue[];
 }
-interface Run {
-  info: {
-    run_uuid: string;
-    experiment_id: string;
-    run_name: string;
-    user_id: string;
-    status: string;
-    start_time: number;
-    end_time?: number;
-    artifact_uri: string;
-    lifecycle_stage: string;
-    run_id: string;
-  };
-  params: KeyValue[];
-  tags: KeyValue[];
-  points: Point[];
-}
 
-/** A request value as text, whatever JSON type it came as. */
-function asText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${value}`;
-  return value === undefined || value === null ? '' : JSON.stringify(value);
-}
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
+/** A run's inputs, as a test reads them. */
+export interface RunInputsView {
+  datasets: { dataset: Required<Dataset>; tags: KeyValue[] }[];
+  /** The ids of its input models. */
+  models: string[];
 }
 
 const NOT_FOUND_HTML =
   '<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.</p>\n';
 const MAX_DOUBLE = 1.7976931348623157e308;
 const STATUSES = new Set(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED']);
-const ADJECTIVES = ['popular', 'blushing', 'quiet', 'bold', 'gentle', 'brave', 'clever', 'sincere'];
-const ANIMALS = ['ant', 'seal', 'owl', 'fox', 'finch', 'lynx', 'whale', 'crab'];
-
-/** Python's json.dumps of a string (ensure_ascii), as MLflow quotes values in its messages. */
-function pytext(text: string): string {
-  return JSON.stringify(text).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 /** Python's posixpath.normpath. */
 function normpath(path: string): string {
@@ -91,12 +94,24 @@ function normpath(path: string): string {
   return joined === '' ? '.' : joined;
 }
 
-const missing = (name: string) =>
-  new ApiError(
-    400,
-    'INVALID_PARAMETER_VALUE',
-    `Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`,
-  );
+/** A run's info in the server's field order (`end_time`, once set, after `start_time`). */
+function infoJson(run: Run): Json {
+  const { end_time: endTime, artifact_uri: artifactUri, lifecycle_stage: stage, run_id: runId, ...first } = run.info;
+  return {
+    ...first,
+    ...(endTime === undefined ? {} : { end_time: endTime }),
+    artifact_uri: artifactUri,
+    lifecycle_stage: stage,
+    run_id: runId,
+  };
+}
+
+/** The server's length limits on what it stores (datasets, input tags). */
+function checkLength(name: string, limit: number, values: readonly string[]): void {
+  if (values.some((value) => value.length > limit)) {
+    throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `'${name}' exceeds the maximum length of ${limit} characters`);
+  }
+}
 
 function checkName(kind: 'metric' | 'param' | 'tag', key: string): void {
   const lengthName = kind === 'metric' ? 'Metric name' : kind === 'param' ? 'Param key' : 'key';
@@ -166,17 +181,23 @@ function readToken(token: unknown): number {
   return Number((JSON.parse(Buffer.from(token, 'base64').toString()) as { offset: number }).offset);
 }
 
-export interface MlflowDoubleState {
-  experiments: Map<string, Experiment>;
-  runs: Map<string, Run>;
-  artifacts: Map<string, Buffer>;
-  nextExperimentId: number;
-}
-
 export class MlflowDouble {
   private server: Server | undefined;
   private port = 0;
-  readonly state: MlflowDoubleState = { experiments: new Map(), runs: new Map(), artifacts: new Map(), nextExperimentId: 1 };
+  readonly state: MlflowDoubleState = {
+    experiments: new Map(),
+    runs: new Map(),
+    artifacts: new Map(),
+    nextExperimentId: 1,
+    datasets: new Map(),
+    loggedModels: new Map(),
+    registeredModels: new Map(),
+  };
+  /** The server build it answers as. */
+  readonly build: ServerBuild;
+  private readonly loggedModels: LoggedModels;
+  private readonly registry: ModelRegistry;
+  private readonly routes: Route[];
   /** Every request received, for tests that check what a client sent. */
   readonly requests: { method: string; path: string; body: string; authorization: string | undefined }[] = [];
   private faults: { count: number; status: number } = { count: 0, status: 503 };
@@ -195,7 +216,17 @@ export class MlflowDouble {
     this.flakiness = { every, seen: 0 };
   }
 
-  constructor() {
+  constructor(options: MlflowDoubleOptions = {}) {
+    this.build = options.build ?? 'models-log';
+    this.port = options.port ?? 0;
+    const context: DoubleContext = {
+      state: this.state,
+      build: this.build,
+      experiment: (id) => this.experiment(id),
+    };
+    this.loggedModels = new LoggedModels(context);
+    this.registry = new ModelRegistry(context, this.loggedModels);
+    this.routes = [...this.loggedModels.routes, ...this.registry.routes];
     const now = Date.now();
     this.state.experiments.set('0', {
       experiment_id: '0',
@@ -256,6 +287,62 @@ export class MlflowDouble {
     );
   }
 
+  /** The experiment's logged models, deleted ones left out, newest first, as `GET logged-models/<id>` answers them. */
+  loggedModelsOf(experimentName: string): LoggedModelView[] {
+    const experiment = [...this.state.experiments.values()].find((e) => e.name === experimentName);
+    return [...this.state.loggedModels.values()]
+      .filter((model) => !model.deleted && model.info.experiment_id === experiment?.experiment_id)
+      .reverse()
+      .map((model) => this.loggedModels.json(model) as unknown as LoggedModelView);
+  }
+
+  /** A logged model by id as `GET logged-models/<id>` answers it; undefined when unknown or deleted. */
+  loggedModel(modelId: string): LoggedModelView | undefined {
+    const model = this.state.loggedModels.get(modelId);
+    return model && !model.deleted ? (this.loggedModels.json(model) as unknown as LoggedModelView) : undefined;
+  }
+
+  /** The files uploaded under a logged model's `artifact_uri`, by path below it. */
+  modelArtifactsOf(modelId: string): Map<string, Buffer> {
+    const model = this.state.loggedModels.get(modelId);
+    const prefix = model ? `${model.info.artifact_uri.slice('mlflow-artifacts:/'.length)}/` : '\u0000';
+    return new Map(
+      [...this.state.artifacts].filter(([path]) => path.startsWith(prefix)).map(([path, bytes]) => [path.slice(prefix.length), bytes]),
+    );
+  }
+
+  /** A registered model: its versions (oldest first, each with its tags, aliases and files' location), aliases and tags; undefined when there is none. */
+  registeredModel(name: string): RegisteredModelView | undefined {
+    const model = this.state.registeredModels.get(name);
+    return (
+      model && {
+        name: model.name,
+        versions: model.versions.map((version) => ({ ...version, tags: byKey(version.tags), aliases: this.registry.aliasesOf(version) })),
+        aliases: Object.fromEntries(model.aliases),
+        tags: byKey(model.tags),
+      }
+    );
+  }
+
+  /** A run's inputs: its datasets (every field as text, '' where the input had none) with their input tags, and its input models' ids; undefined for an unknown run. */
+  runInputs(runId: string): RunInputsView | undefined {
+    const run = this.state.runs.get(runId);
+    return (
+      run && {
+        datasets: run.inputs.datasets.map(({ dataset, tags }) => ({
+          dataset: { source_type: '', source: '', schema: '', profile: '', ...dataset },
+          tags: [...tags],
+        })),
+        models: [...run.inputs.models],
+      }
+    );
+  }
+
+  /** A run's output models with their steps (`runs/outputs`); undefined for an unknown run. */
+  runOutputs(runId: string): ModelOutput[] | undefined {
+    return this.state.runs.get(runId)?.outputs.map((output) => ({ ...output }));
+  }
+
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -287,6 +374,10 @@ export class MlflowDouble {
       return send(403, 'Cross-origin request blocked', 'text/plain');
     }
     try {
+      const file = (answer: FileAnswer) => send(200, answer.bytes, answer.type);
+      if (url.pathname === '/api/2.0/mlflow-artifacts/artifacts' && method === 'GET') {
+        return send(200, JSON.stringify(this.listProxy(url.searchParams.get('path') ?? '')));
+      }
       const artifact = url.pathname.match(/^\/api\/2\.0\/mlflow-artifacts\/artifacts\/(.+)$/);
       if (artifact) {
         const path = decodeURIComponent(artifact[1]!);
@@ -295,25 +386,53 @@ export class MlflowDouble {
           return send(200, '{}');
         }
         const bytes = this.state.artifacts.get(path);
-        if (method === 'GET' && bytes) return send(200, bytes, 'application/octet-stream');
-        throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `File ${path} not found`);
+        if (method === 'GET' && bytes) return file(new FileAnswer(bytes));
+        throw notFound(`File ${path} not found`);
       }
-      const endpoint = url.pathname.match(/^\/api\/2\.0\/mlflow\/(.+)$/)?.[1];
-      const key = `${method} ${endpoint}`;
-      const handler = endpoint === undefined ? undefined : this.handlers[key];
+      if (url.pathname === '/model-versions/get-artifact' && method === 'GET') {
+        return file(this.registry.artifact(Object.fromEntries(url.searchParams)));
+      }
+      // The UI calls the same endpoints under /ajax-api/.
+      const endpoint = url.pathname.match(/^\/(?:api|ajax-api)\/2\.0\/mlflow\/(.+)$/)?.[1];
+      const handler = endpoint === undefined ? undefined : this.handler(method, endpoint);
       if (handler === undefined) return send(404, NOT_FOUND_HTML, 'text/html; charset=utf-8');
       if (method === 'POST' && !(request.headers['content-type'] ?? '').includes('application/json')) {
         throw new ApiError(400, 'BAD_REQUEST', 'Bad Request. Content-Type must be "application/json".');
       }
-      const body = method === 'POST' ? parseBody(raw.toString()) : Object.fromEntries(url.searchParams);
-      send(200, JSON.stringify(handler(body)));
+      const body = method === 'GET' || raw.length === 0 ? Object.fromEntries(url.searchParams) : parseBody(raw.toString());
+      const answer = handler(body);
+      if (answer instanceof FileAnswer) return file(answer);
+      send(200, JSON.stringify(answer));
     } catch (error) {
-      if (!(error instanceof ApiError)) {
-        send(500, JSON.stringify({ error_code: 'INTERNAL_ERROR', message: asText(error) }));
-        return;
-      }
-      send(error.status, JSON.stringify({ error_code: error.code, message: error.message }));
+      const [status, code, message] =
+        error instanceof ApiError ? [error.status, error.code, error.message] : [500, 'INTERNAL_ERROR', asText(error)];
+      send(status, JSON.stringify(errorBody(this.build, code, message)));
     }
+  }
+
+  /** The handler of an endpoint: a fixed one, else the first route whose path matches. */
+  private handler(method: string, endpoint: string): ((body: Json) => Json | FileAnswer) | undefined {
+    const fixed = this.handlers[`${method} ${endpoint}`];
+    if (fixed) return fixed;
+    for (const route of this.routes) {
+      const match = route.method === method ? route.path.exec(endpoint) : null;
+      if (match) return (body) => route.handler(body, match.slice(1));
+    }
+    return undefined;
+  }
+
+  /** `GET mlflow-artifacts/artifacts?path=`: the entries right under a path, named relative to it; `{}` for a file or nothing. */
+  private listProxy(path: string): Json {
+    const base = path.replace(/\/+$/, '');
+    const prefix = base === '' ? '' : `${base}/`;
+    const entries = new Map<string, { path: string; is_dir: boolean; file_size?: number }>();
+    for (const [stored, bytes] of this.state.artifacts) {
+      if (!stored.startsWith(prefix)) continue;
+      const [first, ...more] = stored.slice(prefix.length).split('/');
+      entries.set(first!, more.length ? { path: first!, is_dir: true } : { path: first!, is_dir: false, file_size: bytes.length });
+    }
+    const files = [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
+    return files.length ? { files } : {};
   }
 
   private experiment(id: unknown): Experiment {
@@ -337,7 +456,11 @@ export class MlflowDouble {
     return run;
   }
 
-  private runJson(run: Run, withOutputs: boolean): Json {
+  /**
+   * A run as an endpoint answers it. runs/create: `inputs` only; runs/get: `inputs` (datasets and
+   * models) and `outputs`; runs/search: the same but without `inputs.model_inputs`, as recorded.
+   */
+  private runJson(run: Run, view: 'create' | 'get' | 'search'): Json {
     const latest = new Map<string, Point>();
     for (const point of run.points) {
       const previous = latest.get(point.key);
@@ -348,7 +471,13 @@ export class MlflowDouble {
     if (latest.size) data['metrics'] = [...latest.values()];
     if (run.params.length) data['params'] = run.params;
     if (run.tags.length) data['tags'] = run.tags;
-    return { info: run.info, data, inputs: {}, ...(withOutputs ? { outputs: {} } : {}) };
+    const inputs: Json = {};
+    if (run.inputs.datasets.length) {
+      inputs['dataset_inputs'] = run.inputs.datasets.map(({ dataset, tags }) => ({ ...(tags.length ? { tags } : {}), dataset }));
+    }
+    if (view === 'get' && run.inputs.models.length) inputs['model_inputs'] = run.inputs.models.map((id) => ({ model_id: id }));
+    const outputs: Json = run.outputs.length ? { model_outputs: run.outputs } : {};
+    return { info: infoJson(run), data, inputs, ...(view === 'create' ? {} : { outputs }) };
   }
 
   /** A metric point as stored: quirky values become 0, as the real server stores them. */
@@ -395,6 +524,20 @@ export class MlflowDouble {
     else run.tags.push({ key, value: stored });
   }
 
+  /** A dataset of `runs/log-inputs`, its lengths checked; a missing digest is stored as "". */
+  private dataset(input: Json): Dataset {
+    const dataset: Dataset = { name: asText(input['name']), digest: asText(input['digest']) };
+    for (const field of ['source_type', 'source', 'schema', 'profile'] as const) {
+      if (input[field] !== undefined && input[field] !== null) dataset[field] = asText(input[field]);
+    }
+    checkLength('name', 500, [dataset.name]);
+    checkLength('digest', 36, [dataset.digest]);
+    checkLength('source', 65535, [dataset.source ?? '']);
+    checkLength('schema', 1048575, [dataset.schema ?? '']);
+    checkLength('profile', 16777215, [dataset.profile ?? '']);
+    return dataset;
+  }
+
   private readonly handlers: Record<string, (body: Json) => Json> = {
     'POST experiments/create': (body) => {
       const name = body['name'];
@@ -404,7 +547,7 @@ export class MlflowDouble {
         throw new ApiError(
           400,
           'RESOURCE_ALREADY_EXISTS',
-          `Experiment(name=${name}) already exists. Error: (sqlite3.IntegrityError) UNIQUE constraint failed: experiments.workspace, experiments.name\n[SQL: INSERT INTO experiments (name, workspace, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?)]\n[parameters: ('${name}', 'default', '', 'active', ${now}, ${now})]\n(Background on this error at: https://sqlalche.me/e/14/gkpj)`,
+          `Experiment(name=${name}) already exists. Error: (sqlite3.IntegrityError) UNIQUE constraint failed: experiments.workspace, experiments.name\n[SQL: INSERT INTO experiments (name, workspace, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?)]\n[parameters: ('${name}', 'default', '', 'active', ${now}, ${now})]\n${sqlalchemyNote(this.build)}`,
         );
       }
       const id = asText(this.state.nextExperimentId++);
@@ -448,17 +591,14 @@ export class MlflowDouble {
         );
       }
       const runId = randomUUID().replaceAll('-', '');
-      const name =
-        runName ??
-        tagName ??
-        `${ADJECTIVES[Math.floor(Math.random() * 8)]}-${ANIMALS[Math.floor(Math.random() * 8)]}-${Math.floor(Math.random() * 1000)}`;
+      const name = runName ?? tagName ?? generatedName();
       const startTime = Number(body['start_time'] ?? 0);
       const experimentId = body['experiment_id'];
       if (experimentId === undefined || experimentId === '') {
         throw new ApiError(
           400,
           'BAD_REQUEST',
-          `(raised as a result of Query-invoked autoflush; consider using a session.no_autoflush block if this flush is occurring prematurely)\n(sqlite3.IntegrityError) FOREIGN KEY constraint failed\n[SQL: INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, deleted_time, source_version, lifecycle_stage, artifact_uri, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)]\n[parameters: ('${runId}', '${name}', 'UNKNOWN', '', '', '', 'RUNNING', ${startTime}, None, None, '', 'active', 'mlflow-artifacts:/0/${runId}/artifacts', '')]\n(Background on this error at: https://sqlalche.me/e/14/gkpj)`,
+          `(raised as a result of Query-invoked autoflush; consider using a session.no_autoflush block if this flush is occurring prematurely)\n(sqlite3.IntegrityError) FOREIGN KEY constraint failed\n[SQL: INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, deleted_time, source_version, lifecycle_stage, artifact_uri, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)]\n[parameters: ('${runId}', '${name}', 'UNKNOWN', '', '', '', 'RUNNING', ${startTime}, None, None, '', 'active', 'mlflow-artifacts:/0/${runId}/artifacts', '')]\n${sqlalchemyNote(this.build)}`,
         );
       }
       const experiment = this.experiment(experimentId);
@@ -478,9 +618,11 @@ export class MlflowDouble {
         params: [],
         tags,
         points: [],
+        inputs: { datasets: [], models: [] },
+        outputs: [],
       };
       this.state.runs.set(runId, run);
-      const json = this.runJson(run, false);
+      const json = this.runJson(run, 'create');
       return { run: { ...json, data: { tags: run.tags } } };
     },
     'POST runs/update': (body) => {
@@ -489,7 +631,7 @@ export class MlflowDouble {
       if (typeof status === 'string' && STATUSES.has(status)) run.info.status = status;
       if (body['end_time'] !== undefined) run.info.end_time = Number(body['end_time']);
       if (typeof body['run_name'] === 'string') run.info.run_name = body['run_name'];
-      return { run_info: run.info };
+      return { run_info: infoJson(run) };
     },
     'POST runs/delete': (body) => {
       this.findRun(body, false).info.lifecycle_stage = 'deleted';
@@ -499,10 +641,56 @@ export class MlflowDouble {
       this.findRun(body, false).info.lifecycle_stage = 'active';
       return {};
     },
-    'GET runs/get': (query) => ({ run: this.runJson(this.findRun(query, false), true) }),
+    'GET runs/get': (query) => ({ run: this.runJson(this.findRun(query, false), 'get') }),
     'POST runs/log-metric': (body) => {
       const run = this.findRun(body);
-      run.points.push(this.point(body).point);
+      const { point } = this.point(body);
+      // A metric naming a model is also the model's metric; a bad link stores neither.
+      this.loggedModels.checkMetricLinks(run, [{ metric: body, point }]);
+      run.points.push(point);
+      this.loggedModels.logMetric(run, body, point);
+      return {};
+    },
+    'POST runs/log-inputs': (body) => {
+      const run = this.findRun(body);
+      // Everything is checked before anything is stored.
+      const datasets = ((body['datasets'] as Json[] | undefined) ?? []).map((input) => {
+        const tags = keyValues(input['tags']);
+        checkLength(
+          'key',
+          255,
+          tags.map((tag) => tag.key),
+        );
+        checkLength(
+          'value',
+          500,
+          tags.map((tag) => tag.value),
+        );
+        return { dataset: this.dataset((input['dataset'] as Json | undefined) ?? {}), tags };
+      });
+      const models = ((body['models'] as Json[] | undefined) ?? []).map((model) => asText(model['model_id']));
+      for (const { dataset, tags } of datasets) {
+        const datasetsOfExperiment = this.state.datasets.get(run.info.experiment_id) ?? new Map<string, Dataset & { uuid: string }>();
+        this.state.datasets.set(run.info.experiment_id, datasetsOfExperiment);
+        const key = `${dataset.name}\0${dataset.digest}`;
+        // The experiment keeps the first dataset of a (name, digest); the run keeps its first input of it.
+        const stored = datasetsOfExperiment.get(key) ?? { ...dataset, uuid: randomUUID().replaceAll('-', '') };
+        datasetsOfExperiment.set(key, stored);
+        if (!run.inputs.datasets.some((input) => input.dataset.name === dataset.name && input.dataset.digest === dataset.digest)) {
+          const { uuid: _, ...fields } = stored;
+          run.inputs.datasets.push({ dataset: fields, tags });
+        }
+      }
+      for (const id of models) if (!run.inputs.models.includes(id)) run.inputs.models.push(id);
+      return {};
+    },
+    'POST runs/outputs': (body) => {
+      const run = this.findRun(body);
+      // The models are not checked: an unknown id is stored as given.
+      for (const model of (body['models'] as Json[] | undefined) ?? []) {
+        const output = { model_id: asText(model['model_id']), step: Number(model['step'] ?? 0) };
+        if (!run.outputs.some((o) => o.model_id === output.model_id && o.step === output.step)) run.outputs.push(output);
+      }
       return {};
     },
     'POST runs/log-parameter': (body) => {
@@ -573,11 +761,17 @@ export class MlflowDouble {
         );
       }
       for (const tag of tags) this.setTag(run, asText(tag['key'] ?? ''), tag['value']);
+      const points: { metric: Json; point: Point }[] = [];
       for (const metric of metrics) {
         const { point, quirk } = this.point(metric);
-        run.points.push(point);
+        points.push({ metric, point });
         // After a value the server cannot read, the rest of the batch is silently dropped.
         if (quirk) break;
+      }
+      this.loggedModels.checkMetricLinks(run, points);
+      for (const { metric, point } of points) {
+        run.points.push(point);
+        this.loggedModels.logMetric(run, metric, point);
       }
       return {};
     },
@@ -633,12 +827,12 @@ export class MlflowDouble {
       (run) =>
         ids.has(run.info.experiment_id) &&
         (view === 'ALL' || (view === 'DELETED_ONLY') === (run.info.lifecycle_stage === 'deleted')) &&
-        clauses.every((clause) => clause(this.runJson(run, true))),
+        clauses.every((clause) => clause(this.runJson(run, 'search'))),
     );
     const sortKeys = [...order, parseOrder('attributes.start_time DESC'), parseOrder('attributes.run_id ASC')];
     runs = runs.sort((a, b) => {
       for (const compare of sortKeys) {
-        const result = compare(this.runJson(a, true), this.runJson(b, true));
+        const result = compare(this.runJson(a, 'search'), this.runJson(b, 'search'));
         if (result !== 0) return result;
       }
       return 0;
@@ -646,7 +840,7 @@ export class MlflowDouble {
     const offset = readToken(body['page_token']);
     const page = runs.slice(offset, offset + max);
     return {
-      ...(page.length ? { runs: page.map((run) => this.runJson(run, true)) } : {}),
+      ...(page.length ? { runs: page.map((run) => this.runJson(run, 'search')) } : {}),
       ...(offset + max < runs.length ? { next_page_token: pageToken(offset + max) } : {}),
     };
   }

@@ -97,6 +97,49 @@ describe('strategies', function () {
     expect(run!.params).to.include({ 'phase.0.units': '(head only)', 'phase.1.units': 'block3', 'phase.2.units': 'block2, block3' });
   });
 
+  it('transfer-n: the first n units keep the base’s weights (frozen, or fine-tuned with fineTune), the units above are drawn afresh and train', async () => {
+    const run = async (strategy: Record<string, unknown>, name: string) => {
+      const container = await testContainer(dir);
+      const record = recordPhases(container);
+      const loaded = await loadTinySpec(dir, { name, model: base, strategy, train: { epochs: 1, batchSize: 16 } }, `${name}.yaml`);
+      const result = await container.get<TrialPipeline>(TrialPipeline).run(loaded, { backend: tf.getBackend() });
+      const [start, end] = await Promise.all(record.snapshots);
+      return { result, start: start!, end: end! };
+    };
+    // The base as built (same seed): what transfer-n copies from.
+    const { start: original } = await run({ plugin: 'fine-tune', unfreeze: 0 }, 'as-built');
+    const anb = await run({ plugin: 'transfer-n', n: 1 }, 'a1b');
+    const anbPlus = await run({ plugin: 'transfer-n', n: 1, fineTune: true }, 'a1b-plus');
+    expect(anb.result.phases.map((p) => [p.name, p.trainableUnits, p.reinitializeUnits])).to.deep.equal([
+      ['transfer-1', ['block2', 'block3'], ['block2', 'block3']],
+    ]);
+    expect(anbPlus.result.phases.map((p) => [p.name, p.trainableUnits])).to.deep.equal([['transfer-1+', ['block1', 'block2', 'block3']]]);
+    // Keras' glorot_uniform bound of block3's 3×3 kernel from 6 to 8 filters.
+    const limit = Math.sqrt(6 / (9 * 6 + 9 * 8));
+    for (const trial of [anb, anbPlus]) {
+      // Copied: block1 as built. Drawn afresh: the kernels of block2 and block3, within glorot's bound.
+      expect(changed(original, trial.start)).to.deep.equal(['block2_conv', 'block3_conv']);
+      const kernel = trial.start.get('block3_conv/0')!;
+      expect(Math.max(...kernel.map(Math.abs)))
+        .to.be.at.most(limit)
+        .and.greaterThan(limit / 2);
+    }
+    // Trained (BatchNorm in train mode, the default: re-initialised units need their statistics).
+    expect(changed(anb.start, anb.end)).to.deep.equal(['block2_bn', 'block2_conv', 'block3_bn', 'block3_conv', 'head_output']);
+    expect(changed(anbPlus.start, anbPlus.end)).to.deep.equal([
+      'block1_bn',
+      'block1_conv',
+      'block2_bn',
+      'block2_conv',
+      'block3_bn',
+      'block3_conv',
+      'head_output',
+    ]);
+    // Seeded: drawn afresh the same way each time.
+    const again = await run({ plugin: 'transfer-n', n: 1 }, 'a1b-again');
+    expect(changed(anb.start, again.start)).to.deep.equal([]);
+  });
+
   it('train.layerDecay: each unit steps at the phase’s rate × decay^(its depth below the top), the head at the phase’s rate', async () => {
     // One SGD step on one batch: the same gradient with and without decay, so the weight change scales exactly with the rate.
     const run = async (layerDecay: number | undefined, name: string) => {

@@ -102,6 +102,40 @@ describe('sweeps', () => {
     expect(csv.trim().split('\n')).to.have.length(5);
   });
 
+  it('runs the trials of one cut together, so each cut’s features are computed once, and counts the feature sets', async () => {
+    const container = await testContainer(dir);
+    const planner = container.get<TrialPlanner>(TrialPlanner);
+    // The rate first: as listed, the two cuts alternate. (Seeds would not share: small-convnet starts from random weights.)
+    const file = await writeSpec(
+      dir,
+      'cuts.yaml',
+      tinySpec({
+        name: 'cuts',
+        train: { epochs: 1, batchSize: 16 },
+        sweep: { grid: { 'train.learningRate': [0.01, 0.02], 'strategy.unfreeze': [0, 1] } },
+      }),
+    );
+    const plan = await planSweep(await readRawSpec(file), file, [], (loaded) => planner.plan(loaded));
+    expect(plan.trials.map((t) => t.label)).to.deep.equal([
+      'learningRate=0.01 unfreeze=0',
+      'learningRate=0.01 unfreeze=1',
+      'learningRate=0.02 unfreeze=0',
+      'learningRate=0.02 unfreeze=1',
+    ]);
+    const outcome = await container.get<SweepRunner>(SweepRunner).run(plan, { backend: tf.getBackend() });
+    const runs = await container.get<Tracker>(Tracker).findRuns('cuts', { 'mlflow.parentRunId': outcome.parentRunId });
+    expect(runs.map((run) => run.runName)).to.deep.equal([
+      'learningRate=0.01 unfreeze=0',
+      'learningRate=0.02 unfreeze=0',
+      'learningRate=0.01 unfreeze=1',
+      'learningRate=0.02 unfreeze=1',
+    ]);
+    const computed = runs.map((run) => run.metrics['feature_sets_computed']!.at(-1));
+    // Each cut's training and validation features: computed by its first trial, read from the cache by the second.
+    expect(computed).to.deep.equal([2, 0, 2, 0]);
+    expect(outcome.featureSets).to.equal(4);
+  });
+
   it('sweeps on an MLflow server: resumes through search, and thaw report by sweep run id reads the same table back', async () => {
     const double = new MlflowDouble();
     await double.start();

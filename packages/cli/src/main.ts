@@ -5,11 +5,13 @@ import { doctorCommand } from './commands/doctor-command.js';
 import { nativeCommand } from './commands/native-command.js';
 import { pluginCommand } from './commands/plugin-command.js';
 import { pluginsCommand } from './commands/plugins-command.js';
+import { registerCommand } from './commands/register-command.js';
 import { reportCommand } from './commands/report-command.js';
 import { runCommand } from './commands/run-command.js';
 import { summaryCommand } from './commands/summary-command.js';
 import { sweepCommand } from './commands/sweep-command.js';
 import { syncCommand } from './commands/sync-command.js';
+import { uiCommand } from './commands/ui-command.js';
 import { workerCommand } from './commands/worker-command.js';
 
 const STORAGE_ERRORS: Record<string, string> = {
@@ -43,6 +45,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(reportCommand)
     .command(workerCommand)
     .command(syncCommand)
+    .command(registerCommand)
+    .command(uiCommand)
     .command(summaryCommand)
     .command(dataCommand)
     .command(pluginsCommand)

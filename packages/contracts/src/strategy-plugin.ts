@@ -23,6 +23,8 @@ export interface Phase {
   readonly learningRate: number;
   /** The phase's optimizer (default: train.optimizer), e.g. Adam for the head, RMSprop for fine-tuning. */
   readonly optimizer?: OptimizerName;
+  /** Units whose weights are drawn afresh (Keras' default initializers, seeded) before the phase: transfer-n's upper layers. */
+  readonly reinitializeUnits?: readonly string[];
 }
 
 export type BatchNormMode = 'frozen' | 'inference' | 'train';

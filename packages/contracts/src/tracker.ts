@@ -7,6 +7,35 @@ export interface MetricPoint {
   readonly step: number;
   /** Integer milliseconds since the epoch. */
   readonly timestamp: number;
+  /** A metric of a logged model (MLflow 3), on a dataset the run logged as an input. */
+  readonly model?: { readonly modelId: string; readonly dataset?: { readonly name: string; readonly digest: string } };
+}
+
+/** A dataset a run used, as MLflow records one (`source`, `schema`, `profile` are JSON documents). */
+export interface RunDataset {
+  readonly name: string;
+  /** Identifies the data (at most 36 characters): the same name and digest are the same dataset. */
+  readonly digest: string;
+  readonly sourceType: string;
+  readonly source: string;
+  readonly schema: string;
+  readonly profile: string;
+  /** What the run used it for: training, validation, testing. */
+  readonly context: string;
+}
+
+/** A trained model to record as an MLflow 3 logged model of the run. */
+export interface LoggedModelRequest {
+  readonly name: string;
+  readonly modelType: string;
+  /** A local folder holding the model's files (MLmodel among them, written with `mlmodel`). */
+  readonly dir: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly tags: Readonly<Record<string, string>>;
+  /** The run's step the model belongs to (its last epoch). */
+  readonly step: number;
+  /** The MLmodel file's text, given the model's id, run id and artifact location. */
+  mlmodel(ids: { readonly modelId: string; readonly runId: string; readonly artifactUri: string }): string;
 }
 
 /** One run being recorded. */
@@ -25,6 +54,10 @@ export interface TrackedRun {
   end(status: Exclude<RunStatus, 'RUNNING'>): Promise<void>;
   /** Deletes the run as MLflow does (hidden, restorable): a trial that lost its claim to another process. */
   discard(): Promise<void>;
+  /** Records the datasets the run used (a server shows them on the run; `thaw sync` sends them later when it was away). */
+  logInputs(datasets: readonly RunDataset[]): Promise<void>;
+  /** Records a logged model of the run and returns its id; undefined where the store has none (a local file store, a server away). */
+  logModel(request: LoggedModelRequest): Promise<string | undefined>;
 }
 
 export interface StartRunRequest {

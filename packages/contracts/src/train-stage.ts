@@ -29,6 +29,8 @@ export interface TrainResult {
   readonly finalFacts: ModelFacts;
   /** The epoch (index into `epochs`) whose weights the model holds at the end: the best one restored by early stopping, else the last. */
   readonly keptEpoch: number;
+  /** Splits whose frozen-part features this trial computed (rather than read from the cache). */
+  readonly featureSetsComputed: number;
 }
 
 export interface PhaseRequest {
@@ -57,6 +59,8 @@ export interface PhaseResult {
   readonly stoppedEarly: boolean;
   /** The epoch whose weights the model holds after the phase (early stopping may restore an earlier one than the last). */
   readonly keptEpoch: number;
+  /** Splits whose frozen-part features the phase computed (0 when the cache had them, or none were cached). */
+  readonly featureSetsComputed: number;
 }
 
 /** Stage 5: trains one phase, reporting batches and epochs to the observers. The runner loops over the phases. */

@@ -29,6 +29,16 @@ export interface BatchLogs {
   readonly loss: number;
 }
 
+/** One split of the data as a trial used it. */
+export interface SplitRecord {
+  readonly split: 'train' | 'validation' | 'test';
+  readonly count: number;
+  /** One image: [height, width, channels]. */
+  readonly imageShape: readonly [number, number, number];
+  /** 8 hex characters identifying the split's images (as its content key says) and labels. */
+  readonly digest: string;
+}
+
 export interface TrialResult {
   readonly trial: TrialInfo;
   readonly built: BuiltModel;
@@ -37,6 +47,8 @@ export interface TrialResult {
   readonly train: TrainResult;
   readonly evaluation: Evaluation;
   readonly dataSource: string;
+  /** The three splits as the trial used them: what a tracker records as the run's datasets. */
+  readonly splits: readonly SplitRecord[];
   /** What the dataset counted (images skipped, files ignored …), recorded as params `data.<name>`. */
   readonly dataNotes: Readonly<Record<string, number>>;
   /** Keras-style model.summary() and the units, taken right after the build. */

@@ -77,3 +77,7 @@ export * from './sweep/replicate-stats.js';
 export * from './tracking/trial-claims.js';
 export * from './sweep/tpe-sampler.js';
 export * from './sweep/trial-pruner.js';
+export * from './tracking/run-datasets.js';
+export * from './tracking/mlmodel.js';
+export * from './tracking/model-registry.js';
+export * from './tracking/store-import.js';

@@ -10,6 +10,7 @@ import { ImageFolderDataset } from './datasets/image-folder/image-folder-dataset
 import { CsvDataset } from './datasets/csv/csv-dataset.js';
 import { FeatureExtractionStrategy, FineTuneStrategy } from './strategies/fine-tune-strategy.js';
 import { GradualUnfreezeStrategy } from './strategies/gradual-unfreeze-strategy.js';
+import { TransferNStrategy } from './strategies/transfer-n-strategy.js';
 
 /** thaw's built-in base models, strategies and datasets. */
 export const pluginsModule = new ContainerModule(({ bind }) => {
@@ -29,6 +30,8 @@ export const pluginsModule = new ContainerModule(({ bind }) => {
   bind(StrategyPlugin).toService(FeatureExtractionStrategy);
   bind(GradualUnfreezeStrategy).toSelf().inSingletonScope();
   bind(StrategyPlugin).toService(GradualUnfreezeStrategy);
+  bind(TransferNStrategy).toSelf().inSingletonScope();
+  bind(StrategyPlugin).toService(TransferNStrategy);
   bind(FashionMnistDataset).toSelf().inSingletonScope();
   bind(DatasetPlugin).toService(FashionMnistDataset);
   bind(ImageFolderDataset).toSelf().inSingletonScope();

@@ -24,6 +24,11 @@ import {
   type BackendName,
   type Logger,
   TrialQueue,
+  Tracker,
+  registerRunModel,
+  checkRegistry,
+  type SweepOutcome,
+  type SweepPlan,
   connectRedis,
   displayRedisUrl,
 } from '@thaw/core';
@@ -37,6 +42,8 @@ interface SweepArgs {
   dryRun: boolean;
   parallel?: number;
   queue?: string;
+  register?: string;
+  alias?: string;
   trackingUri?: string;
   experiment?: string;
 }
@@ -122,6 +129,33 @@ async function openQueue(url: string, logger: Logger): Promise<{ trials: TrialQu
   };
 }
 
+/** `--register`: the best trial's model as a new registry version, tagged with what made it best. */
+async function registerBest(
+  tracker: Tracker,
+  plan: SweepPlan,
+  outcome: SweepOutcome,
+  name: string,
+  alias: string | undefined,
+): Promise<void> {
+  const best = outcome.rows.find((row) => row.pruned === undefined);
+  if (!best) throw new ThawError(`--register ${name}: no trial of ${plan.name} finished, so there is no best model to register`);
+  const trial = plan.trials.find((t) => t.runName === best.runName);
+  const registered = await registerRunModel(tracker, best.runId, name, {
+    ...(alias === undefined ? {} : { alias }),
+    tags: {
+      'thaw.metric': plan.sweep.metric.name,
+      'thaw.metricValue': String(best.metric),
+      ...(trial
+        ? { 'thaw.unfreeze': JSON.stringify(trial.loaded.spec.strategy['unfreeze'] ?? null), 'thaw.configHash': trial.configHash }
+        : {}),
+      'thaw.sweepRunId': outcome.parentRunId,
+    },
+  });
+  process.stdout.write(
+    `registered ${best.runName} (${plan.sweep.metric.name} ${best.metric.toFixed(4)}) as ${registered.name} version ${registered.version}${alias === undefined ? '' : ` (@${alias})`}\n${registered.url}\n`,
+  );
+}
+
 /** `thaw sweep <spec>`: every configuration of the spec's sweep, each an MLflow child run of one sweep run. */
 export const sweepCommand: CommandModule<object, SweepArgs> = {
   command: 'sweep <spec>',
@@ -134,6 +168,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('dryRun', { type: 'boolean', default: false, describe: 'print the trials and exit' })
       .option('parallel', { type: 'number', describe: 'trials at once, each in a worker process (default: sweep.parallel, else 1)' })
       .option('queue', { type: 'string', describe: 'put the trials on a BullMQ queue on Redis for `thaw worker`s: redis://host:6379/0' })
+      .option('register', { type: 'string', describe: "register the best trial's model as a new version of this MLflow registered model" })
+      .option('alias', { type: 'string', describe: 'with --register: point this alias at the new version (e.g. champion)' })
       .options(trackingOptions),
   handler: async (args) => {
     const raw = await readRawSpec(args.spec);
@@ -143,6 +179,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const first = expandSweepSpecs(raw, displayPath(raw.file), sets).trials[0]!.loaded;
     const container = await createCliContainer({ logger, progress: true, spec: first.spec });
     await loadSpecPlugins(container, first);
+    if (args.register !== undefined) checkRegistry(container.get(Tracker), args.register, args.alias);
+    else if (args.alias !== undefined) throw new ThawError('--alias: needs --register NAME (the registered model the alias belongs to)');
     // Planning builds each base once to check it, so the backend is chosen first.
     const local = await selectBackend(args.backend);
     const queue = args.queue === undefined ? undefined : await openQueue(args.queue, logger);
@@ -213,9 +251,11 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         process.stdout.write(
           `\n${plan.name}: ${outcome.ran} trials run, ${outcome.skipped} finished earlier, ` +
             `${outcome.elsewhere > 0 ? `${outcome.elsewhere} trained by another process, ` : ''}` +
-            `${outcome.pruned > 0 ? `${outcome.pruned} pruned, ` : ''}${outcome.failed} failed (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
+            `${outcome.pruned > 0 ? `${outcome.pruned} pruned, ` : ''}${outcome.failed} failed; ` +
+            `frozen features computed ${outcome.featureSets} time${outcome.featureSets === 1 ? '' : 's'} (${minutes} min on ${backend.name})\n\n${outcome.markdown}` +
             `\nsweep run ${outcome.parentRunId}; summary.csv and summary.md are its artifacts\n`,
         );
+        if (args.register !== undefined) await registerBest(container.get(Tracker), plan, outcome, args.register, args.alias);
         if (outcome.failed > 0) process.exitCode = 1;
       },
     );

@@ -1,3 +1,5 @@
+import { reinitializeUnits } from '../model/reinitialize-units.js';
+import { createHash } from 'node:crypto';
 import { TrialPruned } from '../sweep/trial-pruner.js';
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable, type Container } from 'inversify';
@@ -27,6 +29,7 @@ import {
   type TrialOutcome,
   type TrialPlan,
   type TrialResult,
+  type SplitRecord,
 } from '@thaw/contracts';
 import { disposeModel } from '../model/dispose-model.js';
 import { disposeSplits } from '../model/dispose-splits.js';
@@ -143,6 +146,7 @@ export class TrialPipelineImpl implements TrialPipeline {
       try {
         await events.emit('onTrialBegin', trial);
         data = await this.loadStage.load(plan);
+        const splits = await splitRecords(data);
         const augmenter = this.augmentStage.prepare(spec.augment, spec.seed);
         built = await this.buildStage.build(plan);
         if (built.base.inputRange) data = rescaleSplits(data, built.base.inputRange);
@@ -159,6 +163,7 @@ export class TrialPipelineImpl implements TrialPipeline {
           train,
           evaluation,
           dataSource: data.source,
+          splits,
           dataNotes: data.notes ?? {},
           modelSummary: summary,
           seconds: (performance.now() - started) / 1000,
@@ -199,7 +204,9 @@ export class TrialPipelineImpl implements TrialPipeline {
     let seconds = 0;
     let finalFacts: ModelFacts | undefined;
     let keptEpoch = -1;
+    let featureSetsComputed = 0;
     for (const phase of plan.phases) {
+      if (phase.reinitializeUnits?.length) reinitializeUnits(built, phase.reinitializeUnits, plan.loaded.spec.seed);
       const frozen = this.freezeStage.apply(built, phase);
       finalFacts = frozen.facts;
       try {
@@ -221,12 +228,20 @@ export class TrialPipelineImpl implements TrialPipeline {
         seconds += outcome.seconds;
         if (outcome.stoppedEarly) stoppedEarly.push(phase.name);
         keptEpoch = outcome.keptEpoch;
+        featureSetsComputed += outcome.featureSetsComputed;
         await events.emit('onPhaseEnd', phase);
       } finally {
         frozen.release();
       }
     }
-    return { epochs, stoppedEarly, imagesPerSecond: seconds > 0 ? images / seconds : 0, finalFacts: finalFacts!, keptEpoch };
+    return {
+      epochs,
+      stoppedEarly,
+      imagesPerSecond: seconds > 0 ? images / seconds : 0,
+      finalFacts: finalFacts!,
+      keptEpoch,
+      featureSetsComputed,
+    };
   }
 }
 
@@ -246,6 +261,21 @@ function abortCheck(signal: AbortSignal): TrialObserver {
       if (signal.aborted) throw new TrialInterrupted(`in epoch ${epoch + 1} at batch ${batch + 1} of ${batches}`);
     },
   };
+}
+
+/** What identifies each split for the record: size, image shape, and a digest of its content key and labels. */
+async function splitRecords(data: DatasetSplits): Promise<SplitRecord[]> {
+  const records: SplitRecord[] = [];
+  for (const split of ['train', 'validation', 'test'] as const) {
+    const images = data[split];
+    const digest = createHash('sha256')
+      .update(await images.contentKey())
+      .update(new Uint8Array(images.labels.buffer, images.labels.byteOffset, images.labels.byteLength))
+      .digest('hex')
+      .slice(0, 8);
+    records.push({ split, count: images.count, imageShape: images.imageShape, digest });
+  }
+  return records;
 }
 
 /** Maps images from [0, 1] to the range the base expects (e.g. [-1, 1] for MobileNet), batch by batch as they are read. */

@@ -225,7 +225,7 @@ function checkPhases(phases: readonly Phase[], base: BaseFacts, where: string, i
   if (phases.length === 0) throw new ThawError(`${where}: strategy ${id} planned no phases; expected at least one`);
   const names = new Set(base.units.map((unit) => unit.name));
   for (const phase of phases) {
-    const unknown = phase.trainableUnits.find((name) => !names.has(name));
+    const unknown = [...phase.trainableUnits, ...(phase.reinitializeUnits ?? [])].find((name) => !names.has(name));
     if (unknown !== undefined) {
       throw new ThawError(`${where}: strategy ${id} named unit ${unknown}; expected one of ${[...names].join(', ')}`);
     }

@@ -25,18 +25,24 @@ class PhaseInputs {
     private readonly request: PhaseRequest,
     private readonly trainFeatures: tf.Tensor | undefined,
     private readonly validationFeatures: tf.Tensor | undefined,
+    /** Splits whose features were computed here, not read from the cache. */
+    readonly computed: number,
   ) {}
 
   static async create(request: PhaseRequest, cache: FrozenFeatureCache): Promise<PhaseInputs> {
     const { data, augmenter, config, frozen } = request;
     const prefix = frozen.frozenPrefix;
-    if (!prefix || !config.cacheFrozen) return new PhaseInputs(request, undefined, undefined);
+    if (!prefix || !config.cacheFrozen) return new PhaseInputs(request, undefined, undefined, 0);
     const featureSize = (prefix.outputs[0]!.shape.slice(1) as number[]).reduce((a, b) => a * b, 1) * 4;
     const fits = (split: ImageSplit) => split.count * featureSize <= FEATURE_BYTES_LIMIT;
-    const compute = (split: ImageSplit) => () => runFrozen(split, config.batchSize, (images) => frozen.frozenInference!.run(images));
+    let computed = 0;
+    const compute = (split: ImageSplit) => () => {
+      computed++;
+      return runFrozen(split, config.batchSize, (images) => frozen.frozenInference!.run(images));
+    };
     const train = augmenter.active || !fits(data.train) ? undefined : await cache.features(prefix, data.train, compute(data.train));
     const validation = fits(data.validation) ? await cache.features(prefix, data.validation, compute(data.validation)) : undefined;
-    return new PhaseInputs(request, train, validation);
+    return new PhaseInputs(request, train, validation, computed);
   }
 
   /** The trainable part's inputs for a batch of training rows, read ahead one batch. */
@@ -208,6 +214,13 @@ export class TrainStageImpl implements TrainStage {
       inputs.dispose();
     }
     const last = logs.at(-1)?.epoch ?? firstEpoch - 1;
-    return { epochs: logs, images, seconds, stoppedEarly, keptEpoch: stopping?.keptEpoch(last) ?? last };
+    return {
+      epochs: logs,
+      images,
+      seconds,
+      stoppedEarly,
+      keptEpoch: stopping?.keptEpoch(last) ?? last,
+      featureSetsComputed: inputs.computed,
+    };
   }
 }

@@ -7,7 +7,12 @@ export interface SweepShape {
   readonly metric: { readonly name: string; readonly goal: 'max' | 'min' };
 }
 
-const DEPTH_PATHS = ['strategy.unfreeze'];
+const DEPTH_PATHS = ['strategy.unfreeze', 'strategy.n'];
+/** What the x axis says for a depth path. */
+const DEPTH_LABELS: Record<string, { title: string; axis: string }> = {
+  'strategy.unfreeze': { title: 'unfreeze depth', axis: 'unfrozen units of the base (0 = feature extraction)' },
+  'strategy.n': { title: 'units copied (n)', axis: 'units copied from the base, from the input up (transfer-n)' },
+};
 const REPEAT_PATHS = ['seed'];
 
 function label(value: unknown): string {
@@ -37,7 +42,7 @@ export function sweepPlotSvg(title: string, shape: SweepShape, rows: readonly Sw
   const others = shape.paths.filter((p) => p !== xPath && !REPEAT_PATHS.includes(p));
   const groups = new Map<string, SweepRow[]>();
   for (const row of rows) {
-    const key = others.map((p) => `${p}=${label(row.values[p])}`).join(', ') || shape.metric.name;
+    const key = others.map((p) => `${p.split('.').pop()!}=${label(row.values[p])}`).join(', ') || shape.metric.name;
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   const series: ChartSeries[] = [...groups].map(([name, members]) => {
@@ -58,8 +63,8 @@ export function sweepPlotSvg(title: string, shape: SweepShape, rows: readonly Sw
   });
   const repeats = shape.paths.some((p) => REPEAT_PATHS.includes(p)) ? ' (mean ± std over seeds)' : '';
   return lineChartSvg({
-    title: `${title}: ${shape.metric.name} by ${xPath === 'strategy.unfreeze' ? 'unfreeze depth' : xPath}`,
-    xLabel: xPath === 'strategy.unfreeze' ? 'unfrozen units of the base (0 = feature extraction)' : xPath,
+    title: `${title}: ${shape.metric.name} by ${DEPTH_LABELS[xPath]?.title ?? xPath}`,
+    xLabel: DEPTH_LABELS[xPath]?.axis ?? xPath,
     yLabel: `${shape.metric.name}${repeats}`,
     series,
     xTicks: xValues.map((value, index) => ({ x: index, label: label(value) })),

@@ -7,7 +7,7 @@ import { replicateSummary } from './replicate-stats.js';
 import { svgToPng } from '../results/charts.js';
 import { sourceTags } from '../tracking/source-tags.js';
 import { OWNER_TAG, deadOwner, endDeadRuns, keepAlive, ownerTags } from '../tracking/run-liveness.js';
-import { TrialClaimed, claimHolder } from '../tracking/trial-claims.js';
+import { TrialClaimed, claimHolder, claimSettleMs } from '../tracking/trial-claims.js';
 import { PRUNED_TAG, TrialPruned, trialPruner } from './trial-pruner.js';
 import type { TpeObservation } from './tpe-sampler.js';
 
@@ -32,6 +32,8 @@ export interface SweepOutcome {
   readonly elsewhere: number;
   /** Trials stopped early by the sweep's pruner. */
   readonly pruned: number;
+  /** Frozen-feature sets the sweep's trials computed (trials of the same cut share one through the cache). */
+  readonly featureSets: number;
   readonly failed: number;
   readonly rows: readonly SweepRow[];
   readonly markdown: string;
@@ -129,6 +131,21 @@ function paramValue(text: string | undefined): unknown {
   }
 }
 
+/**
+ * Trials that freeze the same part of the same base on the same data share their frozen features
+ * (the cache): run them one after another, so each cut's features are computed once while the
+ * cache holds them. Groups keep the order of their first trial, trials within a group theirs.
+ */
+export function groupByCut<T extends SweepTrial>(trials: readonly T[]): T[] {
+  const groups = new Map<string, T[]>();
+  for (const trial of trials) {
+    const { spec } = trial.loaded;
+    const key = JSON.stringify([spec.model.base, spec.data, spec.augment, trial.plan.phases.map((phase) => phase.trainableUnits)]);
+    groups.set(key, [...(groups.get(key) ?? []), trial]);
+  }
+  return [...groups.values()].flat();
+}
+
 /** Metrics logged per epoch: a trial's value of one is that of the epoch whose weights it kept. */
 const EPOCH_METRICS = new Set(['loss', 'accuracy', 'val_loss', 'val_accuracy']);
 
@@ -189,7 +206,7 @@ export class SweepRunnerImpl implements SweepRunner {
       return trials.filter((trial) => !done.has(trial.configHash));
     };
     let current: SweepPlan = plan;
-    let pending = await notDone(plan.trials);
+    let pending = groupByCut(await notDone(plan.trials));
     const execute: TrialExecutor =
       options.execute ??
       (async (trial, parentRunId) => {
@@ -277,8 +294,10 @@ export class SweepRunnerImpl implements SweepRunner {
       await parent.end('KILLED');
       throw error;
     }
-    const rows = this.rows(current, await this.finishedTrials(current, parent.runId));
+    const finished = await this.finishedTrials(current, parent.runId);
+    const rows = this.rows(current, finished);
     const markdown = summaryMarkdown(current, rows);
+    const featureSets = [...finished.values()].reduce((sum, run) => sum + last(run.metrics['feature_sets_computed'] ?? [0]), 0);
     // A resumed sweep that had nothing left to do already holds this summary.
     if (!(complete && ran === 0 && failed === 0)) await this.logSummary(current, parent, rows, markdown);
     await parent.end(failed > 0 ? 'FAILED' : 'FINISHED');
@@ -288,6 +307,7 @@ export class SweepRunnerImpl implements SweepRunner {
       skipped: current.trials.length - ran - failed - elsewhere - pruned,
       elsewhere,
       pruned,
+      featureSets,
       failed,
       rows,
       markdown,
@@ -439,11 +459,18 @@ export class SweepRunnerImpl implements SweepRunner {
       tags: { ...sourceTags(plan.trials[0]!.loaded.file), 'thaw.specName': plan.name, [SWEEP_TAG]: plan.sweepHash, ...ownerTags() },
     });
     // Two sweeps of the same spec started at once both create a sweep run: they agree on one and share it.
-    const rivals = await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }, { histories: false });
-    const holder = claimHolder(
-      rivals.filter((rival) => rival.tags['mlflow.parentRunId'] === undefined),
-      run.runId,
-    );
+    const rival = async () =>
+      claimHolder(
+        (await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }, { histories: false })).filter(
+          (other) => other.tags['mlflow.parentRunId'] === undefined,
+        ),
+        run.runId,
+      );
+    let holder = await rival();
+    if (holder === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, claimSettleMs()));
+      holder = await rival();
+    }
     if (holder !== undefined) {
       await run.discard();
       this.log.info(`joining sweep run ${holder.runId}, which ${holder.tags[OWNER_TAG] ?? 'another process'} started at the same time`);

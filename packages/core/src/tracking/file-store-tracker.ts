@@ -1,6 +1,6 @@
 import { checkWritableFolder } from '../util/check-writable-folder.js';
 import { randomInt, randomUUID } from 'node:crypto';
-import { appendFile, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { withPath } from '../util/with-path.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,7 @@ import {
   type StartRunRequest,
   type TrackedRun,
   type Tracker,
+  type RunDataset,
 } from '@thaw/contracts';
 import { checkMlflowKey } from './mlflow-keys.js';
 import { fitValues } from './value-limits.js';
@@ -24,6 +25,18 @@ const EXPERIMENT_KIND_TAG = 'mlflow.experimentKind';
 
 function yaml(value: unknown): string {
   return stringify(value, { singleQuote: true, lineWidth: 0 });
+}
+
+const INPUTS_FILE = 'thaw-inputs.json';
+
+/** The datasets a local run logged as its inputs (none when it logged none). */
+export async function readRunInputs(dir: string): Promise<RunDataset[]> {
+  try {
+    return JSON.parse(await readFile(join(dir, INPUTS_FILE), 'utf8')) as RunDataset[];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
 }
 
 /** Python's repr of a float, as MLflow writes metric values. */
@@ -87,12 +100,16 @@ export class FileStoreTracker implements Tracker {
       tags: [],
       user_id: request.tags['mlflow.user'] ?? '',
     };
-    await writeFile(join(runDir, 'meta.yaml'), yaml(meta));
     const run = new FileStoreRun(runDir, runId, experimentId, meta);
     const tags: Record<string, string> = { ...request.tags, 'mlflow.runName': request.runName };
     if (request.parentRunId !== undefined) tags['mlflow.parentRunId'] = request.parentRunId;
     try {
+      // Tags first, meta.yaml last and whole (renamed into place): a run is seen complete or not at
+      // all, as a server's runs/create makes it, which sweep claims rely on.
       await run.setTags(tags);
+      const file = join(runDir, 'meta.yaml');
+      await withPath(file, () => writeFile(`${file}.tmp`, yaml(meta)));
+      await rename(`${file}.tmp`, file);
     } catch (error) {
       // A run that could not be fully created (a full disk) is removed, never left RUNNING.
       await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
@@ -380,6 +397,24 @@ export class FileStoreRun implements TrackedRun {
     this.meta['end_time'] = endTime;
     const file = join(this.dir, 'meta.yaml');
     await withPath(file, () => writeFile(file, yaml(this.meta)));
+  }
+
+  /**
+   * MLflow's own file store keeps datasets in a layout of its own; thaw keeps them beside the run,
+   * in `thaw-inputs.json` (as `thaw-sync.json`), from which `thaw sync` sends them to a server.
+   * A (name, digest) pair the run has already is kept as it was, as the server does.
+   */
+  async logInputs(datasets: readonly RunDataset[]): Promise<void> {
+    const known = await readRunInputs(this.dir);
+    const added = datasets.filter((dataset) => !known.some((k) => k.name === dataset.name && k.digest === dataset.digest));
+    if (added.length === 0) return;
+    const file = join(this.dir, INPUTS_FILE);
+    await withPath(file, () => writeFile(file, `${JSON.stringify([...known, ...added], undefined, 2)}\n`));
+  }
+
+  /** A local file store has no logged models: the model stays among the run's artifacts. */
+  logModel(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
   }
 
   async discard(): Promise<void> {

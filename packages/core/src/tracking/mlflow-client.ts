@@ -5,7 +5,11 @@ import { decodeMetricValue, splitLogBatch, wireMetric } from './split-log-batch.
 import type { MlflowServerConfig } from './tracking-config.js';
 import type {
   MlflowBatch,
+  MlflowDatasetInput,
   MlflowExperiment,
+  MlflowLoggedModel,
+  MlflowLoggedModelStatus,
+  MlflowModelVersion,
   MlflowFileInfo,
   MlflowKeyValue,
   MlflowMetric,
@@ -236,6 +240,82 @@ export class MlflowClient {
     return points;
   }
 
+  // Datasets, logged models (MLflow 3) and the model registry
+
+  /** Logs datasets as the run's inputs (a (name, digest) pair the run has is kept as it was). */
+  async logInputs(runId: string, datasets: readonly MlflowDatasetInput[]): Promise<void> {
+    await this.call('POST', 'runs/log-inputs', { run_id: runId, datasets });
+  }
+
+  /** A new logged model, PENDING until finalized; its files go under its own `artifact_uri`. */
+  async createLoggedModel(request: {
+    experimentId: string;
+    name: string;
+    modelType: string;
+    sourceRunId: string;
+    params: readonly MlflowKeyValue[];
+    tags: readonly MlflowKeyValue[];
+  }): Promise<MlflowLoggedModel> {
+    const answer = await this.call('POST', 'logged-models', {
+      experiment_id: request.experimentId,
+      name: request.name,
+      model_type: request.modelType,
+      source_run_id: request.sourceRunId,
+      params: request.params,
+      tags: request.tags,
+    });
+    return answer['model'] as MlflowLoggedModel;
+  }
+
+  /** A logged model by id; undefined when the server has none (or it was deleted). */
+  async getLoggedModel(modelId: string): Promise<MlflowLoggedModel | undefined> {
+    try {
+      const answer = await this.call('GET', `logged-models/${encodeURIComponent(modelId)}`);
+      return answer['model'] as MlflowLoggedModel;
+    } catch (error) {
+      if (error instanceof MlflowApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Ends a logged model's upload: READY, or UPLOAD_FAILED. The id goes in the body too, which the server requires. */
+  async finalizeLoggedModel(modelId: string, status: Exclude<MlflowLoggedModelStatus, 'LOGGED_MODEL_PENDING'>): Promise<void> {
+    await this.call('PATCH', `logged-models/${encodeURIComponent(modelId)}`, { model_id: modelId, status });
+  }
+
+  /** Links logged models to the run as its outputs, at a step (the run page's "Logged models"). */
+  async logOutputs(runId: string, models: readonly { model_id: string; step: number }[]): Promise<void> {
+    await this.call('POST', 'runs/outputs', { run_id: runId, models });
+  }
+
+  /** Creates a registered model; one that exists already is fine. */
+  async createRegisteredModel(name: string): Promise<void> {
+    try {
+      await this.call('POST', 'registered-models/create', { name });
+    } catch (error) {
+      if (!(error instanceof MlflowApiError && error.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw error;
+    }
+  }
+
+  /** A new version of a registered model from a logged model (`models:/<id>`); the server links it back to the model. */
+  async createModelVersion(name: string, modelId: string): Promise<MlflowModelVersion> {
+    const answer = await this.call('POST', 'model-versions/create', { name, source: `models:/${modelId}`, model_id: modelId });
+    return answer['model_version'] as MlflowModelVersion;
+  }
+
+  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    await this.call('POST', 'model-versions/set-tag', { name, version, key, value });
+  }
+
+  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
+    await this.call('POST', 'registered-models/alias', { name, alias, version });
+  }
+
+  /** The UI's page of a registered model's version. */
+  modelVersionPageUrl(name: string, version: string): string {
+    return `${this.url}/#/models/${encodeURIComponent(name)}/versions/${version}`;
+  }
+
   // Artifacts, through the server's proxy (mlflow-artifacts:/ URIs)
 
   async uploadArtifact(artifactUri: string, path: string, content: string | Uint8Array): Promise<void> {
@@ -279,7 +359,7 @@ export class MlflowClient {
     return `${this.url}/api/2.0/mlflow-artifacts/artifacts/${encoded.join('/')}`;
   }
 
-  private async call(method: 'GET' | 'POST', endpoint: string, body?: unknown): Promise<Record<string, unknown>> {
+  private async call(method: 'GET' | 'POST' | 'PATCH', endpoint: string, body?: unknown): Promise<Record<string, unknown>> {
     const response = await this.send(method, `${this.url}/api/2.0/mlflow/${endpoint}`, endpoint.split('?')[0]!, {
       ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
     });

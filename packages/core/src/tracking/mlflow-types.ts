@@ -11,6 +11,10 @@ export interface MlflowMetric {
   readonly value: number;
   readonly timestamp: number;
   readonly step: number;
+  /** A metric of a logged model (MLflow 3), measured on a dataset the run logged as an input. */
+  readonly model_id?: string;
+  readonly dataset_name?: string;
+  readonly dataset_digest?: string;
 }
 
 export interface MlflowExperiment {
@@ -58,4 +62,44 @@ export interface MlflowBatch {
   readonly metrics?: readonly MlflowMetric[];
   readonly params?: readonly MlflowKeyValue[];
   readonly tags?: readonly MlflowKeyValue[];
+}
+
+/** A dataset as `runs/log-inputs` takes it: `source`, `schema` and `profile` are JSON documents as strings. */
+export interface MlflowDataset {
+  readonly name: string;
+  readonly digest: string;
+  readonly source_type: string;
+  readonly source: string;
+  readonly schema: string;
+  readonly profile: string;
+}
+
+export interface MlflowDatasetInput {
+  readonly tags: readonly MlflowKeyValue[];
+  readonly dataset: MlflowDataset;
+}
+
+export type MlflowLoggedModelStatus = 'LOGGED_MODEL_PENDING' | 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED';
+
+/** An MLflow 3 logged model. */
+export interface MlflowLoggedModel {
+  readonly info: {
+    readonly model_id: string;
+    readonly experiment_id: string;
+    readonly name: string;
+    readonly artifact_uri: string;
+    readonly status: string;
+    readonly source_run_id?: string;
+    readonly tags?: readonly MlflowKeyValue[];
+  };
+  readonly data?: { readonly params?: readonly MlflowKeyValue[]; readonly metrics?: readonly MlflowMetric[] };
+}
+
+/** A version of a registered model. */
+export interface MlflowModelVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly source: string;
+  readonly run_id?: string;
+  readonly status: string;
 }

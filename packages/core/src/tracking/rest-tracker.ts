@@ -6,6 +6,8 @@ import {
   messageOf,
   type Logger,
   type FindRunsOptions,
+  type LoggedModelRequest,
+  type RunDataset,
   type MetricPoint,
   type RunRecord,
   type RunStatus,
@@ -17,7 +19,8 @@ import type { FileStoreRun, FileStoreTracker } from './file-store-tracker.js';
 import { checkMlflowKey } from './mlflow-keys.js';
 import { fitValues } from './value-limits.js';
 import { MlflowApiError, MlflowUnreachableError, type MlflowClient } from './mlflow-client.js';
-import type { MlflowRun } from './mlflow-types.js';
+import type { MlflowKeyValue, MlflowMetric, MlflowRun } from './mlflow-types.js';
+import { mlflowDatasetInput } from './run-datasets.js';
 import { RunSync } from './run-sync.js';
 import { readSyncState, writeSyncState, type SyncState } from './sync-state.js';
 
@@ -218,6 +221,22 @@ export class RestTracker implements Tracker {
   }
 }
 
+/** A metric point as the server takes it: a logged model's metric carries its model and dataset. */
+function mlflowMetric(point: MetricPoint): MlflowMetric {
+  const { model, ...plain } = point;
+  if (model === undefined) return plain;
+  return {
+    ...plain,
+    model_id: model.modelId,
+    ...(model.dataset ? { dataset_name: model.dataset.name, dataset_digest: model.dataset.digest } : {}),
+  };
+}
+
+/** Key-value pairs within the server's length limits (a logged model's params and tags). */
+function fitted(kind: 'param' | 'tag', values: Readonly<Record<string, string>>): MlflowKeyValue[] {
+  return Object.entries(fitValues(kind, values).values).map(([key, value]) => ({ key, value }));
+}
+
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries.filter((entry) => entry.isFile()).map((entry) => relative(dir, join(entry.parentPath, entry.name)));
@@ -292,7 +311,7 @@ class RestRun implements TrackedRun {
   private async flushMetrics(): Promise<void> {
     this.lastFlush = Date.now();
     const points = this.buffer.splice(0);
-    if (points.length > 0) await this.send((client, runId) => client.logBatch(runId, { metrics: points }));
+    if (points.length > 0) await this.send((client, runId) => client.logBatch(runId, { metrics: points.map(mlflowMetric) }));
   }
 
   async setTags(tags: Readonly<Record<string, string>>): Promise<void> {
@@ -319,6 +338,50 @@ class RestRun implements TrackedRun {
     await cp(localDir, target, { recursive: true });
     for (const file of await filesUnder(target)) {
       await this.sendArtifact(`${artifactPath}/${file.split('\\').join('/')}`, await readFile(join(target, file)));
+    }
+  }
+
+  async logInputs(datasets: readonly RunDataset[]): Promise<void> {
+    await this.localRun.logInputs(datasets);
+    await this.send((client, runId) => client.logInputs(runId, datasets.map(mlflowDatasetInput)));
+  }
+
+  /**
+   * An MLflow 3 logged model, as the UI wants one (see the contract's plain-HTTP sequence): created
+   * with the source run, linked as the run's output at `step`, its files (MLmodel included)
+   * uploaded under the model, then marked READY. A server that cannot (away, or older than MLflow 3)
+   * is told once; the model stays among the run's artifacts either way.
+   */
+  async logModel(request: LoggedModelRequest): Promise<string | undefined> {
+    if (this.offline || this.remote === undefined) return undefined;
+    const client = this.tracker.client;
+    const runId = this.remote.info.run_id;
+    let modelId: string | undefined;
+    try {
+      const model = await client.createLoggedModel({
+        experimentId: this.remote.info.experiment_id,
+        name: request.name,
+        modelType: request.modelType,
+        sourceRunId: runId,
+        params: fitted('param', request.params),
+        tags: fitted('tag', request.tags),
+      });
+      modelId = model.info.model_id;
+      await client.logOutputs(runId, [{ model_id: modelId, step: request.step }]);
+      await writeFile(join(request.dir, 'MLmodel'), request.mlmodel({ modelId, runId, artifactUri: model.info.artifact_uri }));
+      for (const file of await filesUnder(request.dir)) {
+        await client.uploadArtifact(model.info.artifact_uri, file.split('\\').join('/'), await readFile(join(request.dir, file)));
+      }
+      await client.finalizeLoggedModel(modelId, 'LOGGED_MODEL_READY');
+      return modelId;
+    } catch (error) {
+      if (modelId !== undefined) await client.finalizeLoggedModel(modelId, 'LOGGED_MODEL_UPLOAD_FAILED').catch(() => undefined);
+      if (error instanceof MlflowUnreachableError) this.goOffline(error);
+      else
+        this.logger.warn(
+          `${messageOf(error)}\n  the trained model stays among the run's artifacts (model/) but is not an MLflow logged model`,
+        );
+      return undefined;
     }
   }
 

@@ -32,6 +32,8 @@ export function wireMetric(metric: MlflowMetric): Record<string, unknown> {
     value: encodeMetricValue(metric.value),
     timestamp: Math.round(metric.timestamp),
     step: Math.round(metric.step),
+    ...(metric.model_id === undefined ? {} : { model_id: metric.model_id }),
+    ...(metric.dataset_name === undefined ? {} : { dataset_name: metric.dataset_name, dataset_digest: metric.dataset_digest ?? '' }),
   };
 }
 

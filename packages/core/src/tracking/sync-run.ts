@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ThawError } from '@thaw/contracts';
-import type { LocalRunDetails } from './file-store-tracker.js';
+import { readRunInputs, type LocalRunDetails } from './file-store-tracker.js';
+import { mlflowDatasetInput } from './run-datasets.js';
 import type { MlflowClient } from './mlflow-client.js';
 import type { MlflowMetric } from './mlflow-types.js';
 import { writeSyncState, type SyncState } from './sync-state.js';
@@ -25,6 +26,8 @@ export interface SyncRunOptions {
   readonly experimentId: (name: string) => Promise<string>;
   /** The server's id of a local run (a parent), when it has one. */
   readonly remoteIdOf: (localRunId: string) => Promise<string | undefined>;
+  /** Where the run's state for this server is kept (default: its `thaw-sync.json`). */
+  readonly saveState?: (state: SyncState) => Promise<void>;
 }
 
 function pointKey(point: Pick<MlflowMetric, 'step' | 'timestamp' | 'value'>): string {
@@ -42,6 +45,7 @@ export async function syncRun(
   state: SyncState,
   options: SyncRunOptions,
 ): Promise<RunSyncReport> {
+  const save = options.saveState ?? ((next: SyncState) => writeSyncState(local.dir, next));
   let remoteRunId = state.remoteRunId;
   let artifactUri = state.artifactUri;
   let createdRun = false;
@@ -58,7 +62,7 @@ export async function syncRun(
     createdRun = true;
     // Recorded at once: a sync that stops here must not create a second run next time.
     state = { ...state, remoteRunId, remoteExperimentId: experimentId, artifactUri, pending: true };
-    await writeSyncState(local.dir, state);
+    await save(state);
   }
   artifactUri ??= remote?.info.artifact_uri;
 
@@ -110,8 +114,11 @@ export async function syncRun(
       metrics,
     });
     for (const path of artifacts) await client.uploadArtifact(artifactUri!, path, await readFile(join(local.dir, 'artifacts', path)));
+    // The server keeps a (name, digest) pair a run has as it was: sending them all again adds nothing.
+    const inputs = await readRunInputs(local.dir);
+    if (inputs.length > 0) await client.logInputs(remoteRunId, inputs.map(mlflowDatasetInput));
     if (statusChange !== undefined) await client.updateRun(remoteRunId, statusChange, local.endTime);
-    await writeSyncState(local.dir, { ...state, remoteRunId, ...(artifactUri ? { artifactUri } : {}), pending: !ended });
+    await save({ ...state, remoteRunId, ...(artifactUri ? { artifactUri } : {}), pending: !ended });
   }
   return {
     localRunId: local.runId,

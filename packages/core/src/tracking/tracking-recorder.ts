@@ -1,7 +1,7 @@
 import { PRUNED_TAG, TrialPruned } from '../sweep/trial-pruner.js';
 import { experimentNameOf } from './create-tracker.js';
 import { redactUrl } from './tracking-config.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
@@ -25,7 +25,12 @@ import { unitLearningRates } from '../training/unit-learning-rates.js';
 import { endDeadRuns, keepAlive, ownerTags } from './run-liveness.js';
 import { RestTracker } from './rest-tracker.js';
 import { sampleSystemMetrics } from './system-metrics.js';
-import { TrialClaimed, claimHolder } from './trial-claims.js';
+import { runDatasets } from './run-datasets.js';
+import { mlmodelYaml } from './mlmodel.js';
+
+/** Tag of a run whose trained model is an MLflow logged model: its id (what `thaw register` registers). */
+export const LOGGED_MODEL_TAG = 'thaw.loggedModelId';
+import { TrialClaimed, claimHolder, claimSettleMs } from './trial-claims.js';
 import { recordedSpecPath, sourceTags } from './source-tags.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
@@ -84,15 +89,24 @@ export class TrackingRecorder implements TrialRecorder {
    * the other deletes its run and leaves the trial to it.
    */
   private async holdClaim(run: TrackedRun, trial: TrialInfo, parentRunId: string): Promise<void> {
-    const runs = await this.tracker.findRuns(
-      experimentNameOf(trial.loaded.spec),
-      { 'mlflow.parentRunId': parentRunId, 'thaw.configHash': trial.configHash },
-      { histories: false },
-    );
-    const holder = claimHolder(runs, run.runId);
-    if (holder === undefined) return;
+    const holder = async () =>
+      claimHolder(
+        await this.tracker.findRuns(
+          experimentNameOf(trial.loaded.spec),
+          { 'mlflow.parentRunId': parentRunId, 'thaw.configHash': trial.configHash },
+          { histories: false },
+        ),
+        run.runId,
+      );
+    // Checked again after a moment: a competitor created at the same time is visible by then.
+    let other = await holder();
+    if (other === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, claimSettleMs()));
+      other = await holder();
+    }
+    if (other === undefined) return;
     await run.discard();
-    throw TrialClaimed.by(holder, trial.runName);
+    throw TrialClaimed.by(other, trial.runName);
   }
 }
 
@@ -177,7 +191,7 @@ class RunRecording implements TrialRecording {
 
   async finish(result: TrialResult): Promise<void> {
     const { run, trial } = this;
-    const { facts, evaluation, built } = result;
+    const { facts, evaluation } = result;
     await run.logParams({
       'model.layers': String(facts.layers),
       'model.units': String(facts.units),
@@ -190,20 +204,44 @@ class RunRecording implements TrialRecording {
       'data.source': result.dataSource,
       ...Object.fromEntries(Object.entries(result.dataNotes).map(([name, value]) => [`data.${name}`, String(value)])),
     });
+    const datasets = runDatasets(result);
+    await run.logInputs(datasets);
+    const modelId = await this.saveModel(result);
     const timestamp = Date.now();
     const step = result.train.epochs.length;
     const split = evaluation.split;
     const classKeys = classMetricKeys(evaluation.perClass.map((c) => c.className));
+    // With a logged model, its metrics are linked to it and to the dataset they were measured on.
+    const on = (context: string): MetricPoint['model'] => {
+      if (modelId === undefined) return undefined;
+      const dataset = datasets.find((d) => d.context === context);
+      return { modelId, ...(dataset ? { dataset: { name: dataset.name, digest: dataset.digest } } : {}) };
+    };
+    const linked = (points: MetricPoint[], context: string) => {
+      const model = on(context);
+      return model === undefined ? points : points.map((point) => ({ ...point, model }));
+    };
+    const evaluated = split === 'test' ? 'testing' : 'validation';
     const points: MetricPoint[] = [
-      { key: `${split}_loss`, value: evaluation.loss, step, timestamp },
-      { key: `${split}_accuracy`, value: evaluation.accuracy, step, timestamp },
-      ...keptPoints(result, step, timestamp),
+      ...linked(
+        [
+          { key: `${split}_loss`, value: evaluation.loss, step, timestamp },
+          { key: `${split}_accuracy`, value: evaluation.accuracy, step, timestamp },
+          ...evaluation.perClass.flatMap((metrics) => [
+            { key: `${split}_precision.${classKeys[metrics.className]!}`, value: metrics.precision, step, timestamp },
+            { key: `${split}_recall.${classKeys[metrics.className]!}`, value: metrics.recall, step, timestamp },
+          ]),
+        ],
+        evaluated,
+      ),
+      ...keptPoints(result, step, timestamp).map((point) => {
+        const context = point.key.startsWith('kept_val_') ? 'validation' : point.key === 'kept_epoch' ? undefined : 'training';
+        const model = context === undefined ? undefined : on(context);
+        return model === undefined ? point : { ...point, model };
+      }),
       { key: 'train_images_per_second', value: result.train.imagesPerSecond, step, timestamp },
       { key: 'trial_seconds', value: result.seconds, step, timestamp },
-      ...evaluation.perClass.flatMap((metrics) => [
-        { key: `${split}_precision.${classKeys[metrics.className]!}`, value: metrics.precision, step, timestamp },
-        { key: `${split}_recall.${classKeys[metrics.className]!}`, value: metrics.recall, step, timestamp },
-      ]),
+      { key: 'feature_sets_computed', value: result.train.featureSetsComputed, step, timestamp },
     ];
     await run.logMetrics(points);
     await run.logArtifact('spec.yaml', specToYaml(trial.loaded.spec));
@@ -215,28 +253,58 @@ class RunRecording implements TrialRecording {
     await run.logArtifact('evaluation.json', JSON.stringify(evaluation, undefined, 2));
     await run.logArtifact('class-metric-keys.json', JSON.stringify(classKeys, undefined, 2));
     await run.logArtifact('schedule.csv', scheduleCsv(result));
+    if (result.savedBase !== undefined) await run.logArtifactDirectory(result.savedBase, 'base-model');
+    await run.setTags({ 'mlflow.note.content': trialNote(result), ...(modelId === undefined ? {} : { [LOGGED_MODEL_TAG]: modelId }) });
+    this.stopBeating();
+    await run.end('FINISHED');
+  }
+
+  /**
+   * The trained network (with what from-run needs to take its base back out) and an MLmodel file,
+   * as the run's `model` artifacts, and as an MLflow logged model where the store has those.
+   */
+  private async saveModel(result: TrialResult): Promise<string | undefined> {
+    const { run, trial } = this;
+    const { built, evaluation } = result;
+    const classNames = evaluation.perClass.map((c) => c.className);
     const modelDir = await mkdtemp(join(tmpdir(), 'thaw-model-'));
     try {
-      // The whole network, with what from-run needs to take the trained base back out of it.
       await saveThawModel(built.model, modelDir, {
         units: built.units,
         baseOutputLayer: built.baseOutputLayer,
         headLayers: built.headLayers,
         adapterLayers: built.base.adapterLayers ?? [],
         inputRange: built.base.inputRange ?? [0, 1],
-        classNames: evaluation.perClass.map((c) => c.className),
+        classNames,
         basePlugin: trial.loaded.spec.model.base.plugin,
         spec: recordedSpecPath(trial.loaded.file),
         savedAt: new Date().toISOString(),
       });
+      const fields = {
+        inputShape: result.splits[0]?.imageShape ?? [],
+        outputs: built.output === 'logit' ? 1 : classNames.length,
+        classNames,
+        backend: trial.backend,
+        created: new Date(),
+      };
+      const { sweep: _sweep, ...trialSpec } = trial.loaded.spec;
+      const modelId = await run.logModel({
+        name: trial.runName,
+        modelType: `tfjs-${trial.loaded.spec.model.base.plugin}`,
+        dir: modelDir,
+        params: { ...flattenSpec(trialSpec), backend: trial.backend },
+        tags: { ...sourceTags(trial.loaded.file), 'thaw.configHash': trial.configHash },
+        step: result.train.epochs.length,
+        mlmodel: ({ modelId, runId, artifactUri }) => mlmodelYaml({ ...fields, modelId, runId, artifactPath: artifactUri }),
+      });
+      if (modelId === undefined) {
+        await writeFile(join(modelDir, 'MLmodel'), mlmodelYaml({ ...fields, runId: run.runId, artifactPath: 'model' }));
+      }
       await run.logArtifactDirectory(modelDir, 'model');
+      return modelId;
     } finally {
       await rm(modelDir, { recursive: true, force: true });
     }
-    if (result.savedBase !== undefined) await run.logArtifactDirectory(result.savedBase, 'base-model');
-    await run.setTags({ 'mlflow.note.content': trialNote(result) });
-    this.stopBeating();
-    await run.end('FINISHED');
   }
 
   async fail(error: unknown, interrupted: boolean): Promise<void> {

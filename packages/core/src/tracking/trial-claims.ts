@@ -1,6 +1,16 @@
 import type { RunRecord } from '@thaw/contracts';
 import { OWNER_TAG, deadOwner } from './run-liveness.js';
 
+/**
+ * How long a new claim waits before it is checked again (THAW_CLAIM_SETTLE_MS, default 500 ms):
+ * a competitor whose run started earlier but became visible later (its creation still under way at
+ * the first check) is seen by then, so both sides agree on the holder.
+ */
+export function claimSettleMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env['THAW_CLAIM_SETTLE_MS'] ?? 500);
+  return Number.isFinite(value) && value >= 0 ? value : 500;
+}
+
 /** Exit code of a `thaw run` whose sweep trial another process holds (EX_TEMPFAIL). */
 export const CLAIMED_EXIT_CODE = 75;
 
