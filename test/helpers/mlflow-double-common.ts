@@ -276,3 +276,31 @@ export interface DoubleContext {
   /** The experiment, or 404. */
   experiment(id: unknown): Experiment;
 }
+
+/** One comparison of a search filter, as MLflow's SQL makes it: LIKE and ILIKE with % and _, NOT LIKE. */
+export function compareFilter(actual: string | number, comparator: string, expected: string | number): boolean {
+  switch (comparator) {
+    case '=':
+      return actual === expected;
+    case '!=':
+      return actual !== expected;
+    case '<':
+      return actual < expected;
+    case '<=':
+      return actual <= expected;
+    case '>':
+      return actual > expected;
+    case '>=':
+      return actual >= expected;
+    default: {
+      const pattern = new RegExp(
+        `^${asText(expected)
+          .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/%/g, '.*')
+          .replace(/_/g, '.')}$`,
+        comparator === 'ILIKE' ? 'i' : '',
+      );
+      return pattern.test(asText(actual)) === (comparator !== 'NOT LIKE');
+    }
+  }
+}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   ApiError,
   asText,
+  compareFilter,
   byKey,
   FileAnswer,
   generatedName,
@@ -318,30 +319,7 @@ function parseClause(clause: string, inDatasets: (metric: ModelMetric) => boolea
   return (model) =>
     values(model, entity, key, inDatasets).some((actual) => {
       if (typeof actual !== typeof expected) return comparator === '!=' && entity === 'attribute';
-      switch (comparator) {
-        case '=':
-          return actual === expected;
-        case '!=':
-          return actual !== expected;
-        case '<':
-          return actual < expected;
-        case '<=':
-          return actual <= expected;
-        case '>':
-          return actual > expected;
-        case '>=':
-          return actual >= expected;
-        default: {
-          const pattern = new RegExp(
-            `^${asText(expected)
-              .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-              .replace(/%/g, '.*')
-              .replace(/_/g, '.')}$`,
-            comparator === 'ILIKE' ? 'i' : '',
-          );
-          return pattern.test(asText(actual)) === (comparator !== 'NOT LIKE');
-        }
-      }
+      return compareFilter(actual, comparator, expected);
     });
 }
 

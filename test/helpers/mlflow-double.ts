@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import {
   ApiError,
   asText,
+  compareFilter,
   byKey,
   errorBody,
   FileAnswer,
@@ -913,30 +914,7 @@ function parseFilter(filter: string): ((run: Json) => boolean)[] {
       const actual = entityValue(run, entity, key);
       if (actual === undefined) return false;
       const a = entity === 'metric' ? Number(actual) : actual;
-      switch (comparator) {
-        case '=':
-          return a === expected;
-        case '!=':
-          return a !== expected;
-        case '<':
-          return a < expected;
-        case '<=':
-          return a <= expected;
-        case '>':
-          return a > expected;
-        case '>=':
-          return a >= expected;
-        default: {
-          const pattern = new RegExp(
-            `^${asText(expected)
-              .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-              .replace(/%/g, '.*')
-              .replace(/_/g, '.')}$`,
-            comparator === 'ILIKE' ? 'i' : '',
-          );
-          return pattern.test(asText(a));
-        }
-      }
+      return compareFilter(a, comparator, expected);
     };
   });
 }
