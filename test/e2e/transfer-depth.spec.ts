@@ -22,6 +22,8 @@ describe('the transfer-depth experiment (Yosinski et al. 2014) at a small size @
       spec['data'] = { ...spec['data'], ...SMALL_DATA };
       spec['model'] = { ...spec['model'], base: { plugin: 'small-convnet', filters: [4, 6, 8] } };
       spec['train'] = { ...spec['train'], epochs: 1, batchSize: 16 };
+      // Inside this test's folder (the experiment's own ../models would be outside it).
+      spec['output'] = { base: `models/${name.replace('.yaml', '')}` };
       await writeFile(join(dir, name), stringify(spec));
     }
     await copyFile(join(REPO_ROOT, 'experiments', 'transfer-depth.yaml'), join(dir, 'transfer-depth.yaml'));
