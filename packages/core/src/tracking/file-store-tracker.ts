@@ -76,11 +76,15 @@ export class FileStoreTracker implements Tracker {
   }
 
   async startRun(request: StartRunRequest): Promise<FileStoreRun> {
-    return this.createRun(request, randomUUID().replaceAll('-', ''), Date.now());
+    return this.createRun(request, randomUUID().replaceAll('-', ''));
   }
 
-  /** A new run with a given id and start time (a mirror of a server's run keeps the server's id). */
-  async createRun(request: StartRunRequest, runId: string, now: number): Promise<FileStoreRun> {
+  /**
+   * A new run with a given id and start time (a mirror of a server's run keeps the server's id and
+   * time). Without one, the start time is taken as the run becomes visible, so that runs started
+   * earlier are seen earlier, which sweep claims rely on.
+   */
+  async createRun(request: StartRunRequest, runId: string, startTime?: number): Promise<FileStoreRun> {
     const experimentId = await this.experimentId(request.experimentName);
     const runDir = join(this.root, experimentId, runId);
     await mkdir(join(runDir, 'artifacts'), { recursive: true });
@@ -95,7 +99,7 @@ export class FileStoreTracker implements Tracker {
       source_name: '',
       source_type: 4,
       source_version: '',
-      start_time: now,
+      start_time: startTime ?? 0,
       status: STATUS_CODES.RUNNING,
       tags: [],
       user_id: request.tags['mlflow.user'] ?? '',
@@ -107,6 +111,7 @@ export class FileStoreTracker implements Tracker {
       // Tags first, meta.yaml last and whole (renamed into place): a run is seen complete or not at
       // all, as a server's runs/create makes it, which sweep claims rely on.
       await run.setTags(tags);
+      meta.start_time = startTime ?? Date.now();
       const file = join(runDir, 'meta.yaml');
       await withPath(file, () => writeFile(`${file}.tmp`, yaml(meta)));
       await rename(`${file}.tmp`, file);
