@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 
+type OpAttr = { name: string; type: number; value: unknown };
 interface NativeBackend {
   binding: Record<string, number>;
-  executeSingleOutput(name: string, attrs: { name: string; type: number; value: unknown }[], inputs: tf.TensorInfo[]): tf.TensorInfo;
+  executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.TensorInfo;
+  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
 }
 
 /**
@@ -43,8 +45,130 @@ function transform({
   });
 }
 
-/** Registers the kernels thaw needs that tfjs-node lacks (once). */
+/** TensorFlow's ReluGrad (dy where x > 0, else 0): one pass, where TF.js' gradient of Relu is dy · step(x), 7 dispatches on tfjs-node. */
+function reluGrad({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const native = backend as NativeBackend;
+  const { binding } = native;
+  return native.executeSingleOutput(
+    'ReluGrad',
+    [{ name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] }],
+    [inputs['dy']!, inputs['x']!],
+  );
+}
+
+/** TensorFlow's ClipByValue in one op; tfjs-node runs Minimum then Maximum (MobileNetV2's ReLU(6) layers clip every activation). */
+function clipByValue(tfjsNodeClip: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const native = args.backend as NativeBackend;
+    const { clipValueMin, clipValueMax } = args.attrs as { clipValueMin: number; clipValueMax: number };
+    const x = args.inputs['x']!;
+    if (x.dtype !== 'float32') return tfjsNodeClip(args);
+    return tf.tidy(() => {
+      const { binding } = native;
+      return native.executeSingleOutput(
+        'ClipByValue',
+        [{ name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] }],
+        [x, tf.scalar(clipValueMin), tf.scalar(clipValueMax)],
+      ) as tf.Tensor;
+    });
+  };
+}
+
+const THAW_RELU_GRAD = 'ThawReluGrad';
+const THAW_BATCH_NORM_GRAD = 'ThawFusedBatchNormGrad';
+
+/**
+ * TensorFlow's FusedBatchNormGrad with the statistics as given (is_training false): the gradients
+ * of x, scale and offset in one op, where TF.js' composite makes about 8 passes over the activation.
+ */
+function batchNormGrad({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): tf.TensorInfo[] {
+  const native = backend as NativeBackend;
+  const { binding } = native;
+  const outputs = native.executeMultipleOutputs(
+    'FusedBatchNormGrad',
+    [
+      { name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
+      { name: 'epsilon', type: binding['TF_ATTR_FLOAT']!, value: (attrs as { varianceEpsilon: number }).varianceEpsilon },
+      { name: 'data_format', type: binding['TF_ATTR_STRING']!, value: 'NHWC' },
+      { name: 'is_training', type: binding['TF_ATTR_BOOL']!, value: false },
+    ],
+    [inputs['dy']!, inputs['x']!, inputs['scale']!, inputs['mean']!, inputs['variance']!],
+    5,
+  );
+  tf.dispose(outputs.slice(3));
+  return outputs.slice(0, 3);
+}
+
+/**
+ * FusedBatchNorm's gradients of x, scale and offset from one native op (NHWC, float32, per-channel
+ * statistics); those of mean and variance (BatchNormalization in training mode) stay TF.js' own.
+ */
+function registerBatchNormGradient(): void {
+  const original = tf.getGradient('FusedBatchNorm');
+  if (!original) return;
+  tf.registerKernel({ kernelName: THAW_BATCH_NORM_GRAD, backendName: 'tensorflow', kernelFunc: batchNormGrad });
+  tf.registerGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => {
+      const [x, mean, variance, scale] = saved;
+      const grad = dy as tf.Tensor;
+      if (tf.getBackend() !== 'tensorflow' || x!.rank !== 4 || mean!.rank !== 1 || !scale || grad.dtype !== 'float32')
+        return original.gradFunc(dy, saved, attrs);
+      // Computed here, not in the thunks: the tape runs each thunk in its own tidy, which would free the outputs the others need.
+      const [dx, dscale, doffset] = tf
+        .engine()
+        .runKernel<tf.Tensor[]>(THAW_BATCH_NORM_GRAD, { dy: grad, x: x!, scale, mean: mean!, variance: variance! }, attrs);
+      // Each in its own call, for the same reason; only BatchNormalization in training mode asks for them.
+      const tfjs = (name: string) => original.gradFunc(dy, saved, attrs)[name]!();
+      return {
+        x: () => dx!,
+        scale: () => dscale!,
+        offset: () => doffset!,
+        mean: () => tfjs('mean'),
+        variance: () => tfjs('variance'),
+      };
+    },
+  });
+}
+
+/**
+ * Relu's gradient through TensorFlow's ReluGrad on the native backend; the registry of gradients
+ * is shared by all backends, so the others keep TF.js' own.
+ */
+function registerReluGradient(): void {
+  const original = tf.getGradient('Relu');
+  if (!original) return;
+  tf.registerKernel({ kernelName: THAW_RELU_GRAD, backendName: 'tensorflow', kernelFunc: reluGrad });
+  tf.registerGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => {
+      const x = saved[0]!;
+      if (tf.getBackend() !== 'tensorflow' || x.dtype !== 'float32' || (dy as tf.Tensor).dtype !== 'float32')
+        return original.gradFunc(dy, saved, attrs);
+      return { x: () => tf.engine().runKernel<tf.Tensor>(THAW_RELU_GRAD, { dy: dy as tf.Tensor, x }) };
+    },
+  });
+}
+
+/** Registers the kernels thaw needs that tfjs-node lacks, and faster ones for training steps (once). */
 export function registerNativeKernels(): void {
   if (!tf.getKernel('Transform', 'tensorflow'))
     tf.registerKernel({ kernelName: 'Transform', backendName: 'tensorflow', kernelFunc: transform });
+  // THAW_NATIVE_FUSED=0 keeps tfjs-node's own, to measure the difference.
+  if (process.env['THAW_NATIVE_FUSED'] === '0' || tf.getKernel(THAW_RELU_GRAD, 'tensorflow')) return;
+  const tfjsNodeClip = tf.getKernel('ClipByValue', 'tensorflow');
+  if (tfjsNodeClip) {
+    tf.unregisterKernel('ClipByValue', 'tensorflow');
+    tf.registerKernel({ kernelName: 'ClipByValue', backendName: 'tensorflow', kernelFunc: clipByValue(tfjsNodeClip.kernelFunc) });
+  }
+  registerReluGradient();
+  registerBatchNormGradient();
 }

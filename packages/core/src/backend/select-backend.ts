@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ThawError, messageOf } from '@thaw/contracts';
 import { registerCpuKernelFixes } from './cpu-kernel-fixes.js';
-import { findNativeBuild, loadNativeBuild } from './native-build.js';
+import { findNativeBuild, loadNativeBuild, setNativeThreadDefaults } from './native-build.js';
 import { registerNativeKernels } from './native-kernels.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
 
@@ -44,6 +44,7 @@ async function activate(candidate: BackendCandidate): Promise<string> {
       await import(candidate.packageName);
       break;
     case 'node':
+      setNativeThreadDefaults();
       try {
         await import(candidate.packageName);
       } catch (error) {
