@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { stringify } from 'yaml';
 import type { StagePeaks, TrialReport } from './image-folder-memory-trial.js';
+import { paintImage, random } from './synthetic-image.js';
 
 const MB = 2 ** 20;
 /** The target: a trial's peak resident memory under 2 GB (2048 MB of 2^20 bytes). */
@@ -94,51 +95,12 @@ const cases = values.cases
     return found;
   });
 
-/** mulberry32: a small seeded generator, so the same options always give the same files. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** One photo-like image of 250–400 px a side: a two-colour gradient, a few soft ellipses and per-pixel noise. */
 function syntheticImage(seed: number): { data: Buffer; width: number; height: number } {
   const next = random(seed);
   const width = MIN_SIDE + Math.floor(next() * (MAX_SIDE - MIN_SIDE + 1));
   const height = MIN_SIDE + Math.floor(next() * (MAX_SIDE - MIN_SIDE + 1));
-  const from = [next() * 255, next() * 255, next() * 255];
-  const to = [next() * 255, next() * 255, next() * 255];
-  const angle = next() * Math.PI * 2;
-  const [dx, dy] = [Math.cos(angle) / width, Math.sin(angle) / height];
-  const blobs = Array.from({ length: 2 + Math.floor(next() * 5) }, () => ({
-    x: next() * width,
-    y: next() * height,
-    rx: (0.05 + next() * 0.3) * width,
-    ry: (0.05 + next() * 0.3) * height,
-    colour: [next() * 255, next() * 255, next() * 255],
-  }));
-  const noise = 10 + next() * 14;
-  const data = Buffer.alloc(width * height * 3);
-  const pixel = new Float64Array(3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const t = Math.min(1, Math.max(0, 0.5 + (x - width / 2) * dx + (y - height / 2) * dy));
-      for (let c = 0; c < 3; c++) pixel[c] = from[c]! + (to[c]! - from[c]!) * t;
-      for (const blob of blobs) {
-        const d = ((x - blob.x) / blob.rx) ** 2 + ((y - blob.y) / blob.ry) ** 2;
-        if (d >= 1) continue;
-        const cover = Math.min(1, (1 - d) * 4);
-        for (let c = 0; c < 3; c++) pixel[c] = pixel[c]! + (blob.colour[c]! - pixel[c]!) * cover;
-      }
-      const at = (y * width + x) * 3;
-      for (let c = 0; c < 3; c++) data[at + c] = Math.min(255, Math.max(0, Math.round(pixel[c]! + (next() - 0.5) * 2 * noise)));
-    }
-  }
+  const data = paintImage(next, width, height, { min: 2, spread: 5 });
   return { data, width, height };
 }
 
