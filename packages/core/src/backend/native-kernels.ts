@@ -126,14 +126,18 @@ function registerBatchNormGradient(): void {
       const [dx, dscale, doffset] = tf
         .engine()
         .runKernel<tf.Tensor[]>(THAW_BATCH_NORM_GRAD, { dy: grad, x: x!, scale, mean: mean!, variance: variance! }, attrs);
-      // Each in its own call, for the same reason; only BatchNormalization in training mode asks for them.
-      const tfjs = (name: string) => original.gradFunc(dy, saved, attrs)[name]!();
+      // Only BatchNormalization in training mode (statistics of the batch) asks for these. Both are
+      // per-channel rescalings of sums the native op has made: with s = rsqrt(variance + ε),
+      // d mean = −s · scale · Σ dy = −s · scale · d offset, and
+      // d variance = −½ s³ · scale · Σ dy (x − mean) = −½ s² · scale · d scale,
+      // where TF.js' composite makes two more passes over the activation for each.
+      const epsilon = (attrs as { varianceEpsilon: number }).varianceEpsilon;
       return {
         x: () => dx!,
         scale: () => dscale!,
         offset: () => doffset!,
-        mean: () => tfjs('mean'),
-        variance: () => tfjs('variance'),
+        mean: () => tf.mul(tf.mul(scale, tf.rsqrt(tf.add(variance!, epsilon))), tf.neg(doffset!)),
+        variance: () => tf.div(tf.mul(scale, tf.mul(dscale!, -0.5)), tf.add(variance!, epsilon)),
       };
     },
   });
