@@ -45,6 +45,7 @@ export * from './data/mapped-split.js';
 export * from './data/split-batches.js';
 export * from './data/labeled-batches.js';
 export * from './training/early-stopping.js';
+export * from './training/flat-optimizer.js';
 export * from './training/make-optimizer.js';
 export { coreModule } from './core-module.js';
 export * from './create-thaw-container.js';
