@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { thawCacheDir } from '../util/thaw-cache-dir.js';
 
@@ -38,15 +38,24 @@ export async function recordNativeBuild(build: NativeBuild): Promise<void> {
 }
 
 /**
+ * Threads for each TensorFlow op: the cores that other processes leave at least partly free
+ * (cores minus the one-minute load average, rounded up), at least one. Measured on 2 cores (bench/README.md): idle,
+ * two threads per op made the small CNN's epoch and MobileNetV2 1.0 fine-tuning 15–30% faster
+ * than one; with other work on the machine, one thread per op was 16–36% faster than two, since
+ * a step is hundreds of small ops and each waits for its slowest thread.
+ */
+export function intraOpThreads(cores = availableParallelism(), load = loadavg()[0] ?? 0): number {
+  return Math.max(1, Math.min(cores, Math.ceil(cores - load)));
+}
+
+/**
  * TensorFlow's thread pools, unless set: one inter-op thread (eager ops run one at a time anyway)
- * and half the cores for each op. Training steps are some 1,400 ops, most on small tensors, where
- * handing work to more threads costs more than it saves; on 2 shared cores one thread per op made
- * MobileNetV2 fine-tuning 16–36% faster (bench/README.md). Read when TensorFlow starts, so set
- * before loading the binding.
+ * and intraOpThreads() for each op (`thaw sweep --parallel N` gives each worker its share of the
+ * cores instead). Read when TensorFlow starts, so set before loading the binding.
  */
 export function setNativeThreadDefaults(): void {
   process.env['TF_NUM_INTEROP_THREADS'] ??= '1';
-  process.env['TF_NUM_INTRAOP_THREADS'] ??= String(Math.max(1, Math.floor(availableParallelism() / 2)));
+  process.env['TF_NUM_INTRAOP_THREADS'] ??= String(intraOpThreads());
 }
 
 /** The TF.js packages tfjs-node requires: they must be thaw's own copies, or its backend registers on another engine. */
