@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
@@ -75,7 +74,6 @@ function workerProcess(
   backend: string,
   signal: AbortSignal,
   prune: string | undefined,
-  threadsPerWorker: number,
 ): TrialExecutor {
   return (trial, parentRunId) =>
     new Promise((resolvePromise, reject) => {
@@ -96,11 +94,7 @@ function workerProcess(
           trial.runName,
           ...(prune === undefined ? [] : ['--prune', prune]),
         ],
-        // N workers share the cores: each op of a worker on its share of them (native backend).
-        {
-          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-          env: { ...process.env, TF_NUM_INTRAOP_THREADS: process.env['TF_NUM_INTRAOP_THREADS'] ?? String(threadsPerWorker) },
-        },
+        { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
       );
       const letGo = () => {
         if (child.connected) child.disconnect();
@@ -243,7 +237,6 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
                 backend.name,
                 signal,
                 plan.sweep.prune ? JSON.stringify({ prune: plan.sweep.prune, metric: plan.sweep.metric }) : undefined,
-                Math.max(1, Math.floor(availableParallelism() / parallel)),
               )
             : undefined;
         let outcome;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { thawCacheDir } from '../util/thaw-cache-dir.js';
 
@@ -38,24 +38,17 @@ export async function recordNativeBuild(build: NativeBuild): Promise<void> {
 }
 
 /**
- * Threads for each TensorFlow op: the cores that other processes leave at least partly free
- * (cores minus the one-minute load average, rounded up), at least one. Measured on 2 cores (bench/README.md): idle,
- * two threads per op made the small CNN's epoch and MobileNetV2 1.0 fine-tuning 15–30% faster
- * than one; with other work on the machine, one thread per op was 16–36% faster than two, since
- * a step is hundreds of small ops and each waits for its slowest thread.
- */
-export function intraOpThreads(cores = availableParallelism(), load = loadavg()[0] ?? 0): number {
-  return Math.max(1, Math.min(cores, Math.ceil(cores - load)));
-}
-
-/**
  * TensorFlow's thread pools, unless set: one inter-op thread (eager ops run one at a time anyway)
- * and intraOpThreads() for each op (`thaw sweep --parallel N` gives each worker its share of the
- * cores instead). Read when TensorFlow starts, so set before loading the binding.
+ * and every core for each op, as TensorFlow's default. Measured on 2 idle cores (bench/README.md),
+ * two threads per op made the small CNN's epoch and MobileNetV2 1.0 fine-tuning 15–30% faster
+ * than one, and `--parallel 2` sweeps no slower. The count is fixed by the machine, never by its
+ * load: ops split across another number of threads sum in another order, and a trial must give
+ * the same numbers each time it runs (a sweep's workers the same as a sequential sweep).
+ * Read when TensorFlow starts, so set before loading the binding.
  */
 export function setNativeThreadDefaults(): void {
   process.env['TF_NUM_INTEROP_THREADS'] ??= '1';
-  process.env['TF_NUM_INTRAOP_THREADS'] ??= String(intraOpThreads());
+  process.env['TF_NUM_INTRAOP_THREADS'] ??= String(availableParallelism());
 }
 
 /** The TF.js packages tfjs-node requires: they must be thaw's own copies, or its backend registers on another engine. */
