@@ -39,16 +39,14 @@ export async function recordNativeBuild(build: NativeBuild): Promise<void> {
 
 /**
  * TensorFlow's thread pools, unless set: one inter-op thread (eager ops run one at a time anyway)
- * and every core for each op, as TensorFlow's default. Measured on 2 idle cores (bench/README.md),
- * two threads per op made the small CNN's epoch and MobileNetV2 1.0 fine-tuning 15–30% faster
- * than one, and `--parallel 2` sweeps no slower. The count is fixed by the machine, never by its
- * load: ops split across another number of threads sum in another order, and a trial must give
- * the same numbers each time it runs (a sweep's workers the same as a sequential sweep).
- * Read when TensorFlow starts, so set before loading the binding.
+ * and half the cores for each op. Training steps are some 1,400 ops, most on small tensors, where
+ * handing work to more threads costs more than it saves; on 2 shared cores one thread per op made
+ * MobileNetV2 fine-tuning 16–36% faster (bench/README.md). Read when TensorFlow starts, so set
+ * before loading the binding.
  */
 export function setNativeThreadDefaults(): void {
   process.env['TF_NUM_INTEROP_THREADS'] ??= '1';
-  process.env['TF_NUM_INTRAOP_THREADS'] ??= String(availableParallelism());
+  process.env['TF_NUM_INTRAOP_THREADS'] ??= String(Math.max(1, Math.floor(availableParallelism() / 2)));
 }
 
 /** The TF.js packages tfjs-node requires: they must be thaw's own copies, or its backend registers on another engine. */
