@@ -172,6 +172,67 @@ describe('wasm training kernels', () => {
   });
 });
 
+describe('wasm memory kernels', () => {
+  before(() => registerWasmTrainingKernels());
+
+  /** Runs f on a backend; returns the values of what it gives. */
+  async function on(backend: string, f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+    const previous = tf.getBackend();
+    await tf.setBackend(backend);
+    try {
+      const out = f();
+      const list: tf.Tensor[] = Array.isArray(out) ? out : [out];
+      const values = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
+      tf.dispose(list);
+      return values;
+    } finally {
+      await tf.setBackend(previous);
+    }
+  }
+
+  it('Identity shares the input’s memory, and either can be freed first', async () => {
+    const previous = tf.getBackend();
+    await tf.setBackend('wasm');
+    try {
+      const before = tf.memory().numTensors;
+      const x = tf.tensor1d([1, 2, 3]);
+      const copy = tf.clone(x);
+      expect(copy.dataId).to.equal(x.dataId);
+      x.dispose();
+      expect(Array.from(await copy.data())).to.deep.equal([1, 2, 3]);
+      copy.dispose();
+      expect(tf.memory().numTensors).to.equal(before);
+    } finally {
+      await tf.setBackend(previous);
+    }
+  });
+
+  for (const [shape, sizes, axis] of [
+    [[17], [3, 0, 9, 5], 0],
+    [[4, 7, 3], [2, 5], 1],
+    [[2, 3, 6], [1, 4, 1], 2],
+    [[5, 2], 5, 0],
+  ] as [number[], number[] | number, number][]) {
+    it(`SplitV agrees with cpu: ${JSON.stringify(shape)} into ${JSON.stringify(sizes)} along axis ${axis}`, async () => {
+      const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i + 0.5);
+      const split = () => tf.split(tf.tensor(values, shape), sizes, axis);
+      const cpu = await on('cpu', split);
+      const wasm = await on('wasm', split);
+      expect(wasm.map((v) => Array.from(v))).to.deep.equal(cpu.map((v) => Array.from(v)));
+    });
+  }
+
+  it('ClipByValue’s gradient agrees with cpu, bit for bit, at the bounds and for NaN', async () => {
+    const xs = [-1, -0.5, 0, 0.25, 6, 6.000001, 7, NaN, 5.999999, -0];
+    const dys = xs.map((_, i) => (i + 1) * 0.1);
+    const gradient = () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(x, 0, 6), tf.tensor1d(dys))))(tf.tensor1d(xs));
+    const cpu = await on('cpu', gradient);
+    const wasm = await on('wasm', gradient);
+    expect(Array.from(wasm[0]!)).to.deep.equal(Array.from(cpu[0]!));
+    expect(Array.from(wasm[0]!).filter((v) => v === 0)).to.have.length(5);
+  });
+});
+
 describe('image transform kernels', () => {
   const random = new SeededRandom(5);
   const pixels = Float32Array.from({ length: 3 * 9 * 7 * 2 }, () => random.next());

@@ -6,6 +6,7 @@ export * from './backend/native-kernels.js';
 export * from './backend/native-install.js';
 export * from './backend/select-backend.js';
 export * from './backend/wasm-training-kernels.js';
+export * from './backend/wasm-memory-kernels.js';
 export * from './model/batch-norm-mode.js';
 export * from './model/inference-function.js';
 export * from './model/dispose-model.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { KernelScope } from './kernel-scope.js';
+import { registerWasmMemoryKernels } from './wasm-memory-kernels.js';
 
 /**
  * Gradient kernels that the wasm backend lacks, composed from its own fast kernels (XNNPACK
@@ -84,7 +85,41 @@ function conv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): TensorInf
 }
 
 /**
- * dW[a, b, c, m] = Σ_n,oh,ow xpad[n, s·oh + d·a, s·ow + d·b, c] · dy[n, oh, ow, c·M + m]: per
+ * dW[a, b, c] = Σ_n Σ_oh,ow xpad[n, s·oh + d·a, s·ow + d·b, c] · dy[n, oh, ow, c] (multiplier 1):
+ * for each image and channel, a 'valid' depthwise convolution of the padded input with that
+ * image's output gradient as the filter (strides become dilations and dilations strides), so the
+ * batch and channels become the channels of one image; then summed over the batch. One XNNPACK
+ * call where the tap-by-tap kernel below copies a strided slice of the input per tap.
+ */
+function depthwiseBackpropFilterByConv(
+  scope: KernelScope,
+  padded: TensorInfo,
+  dy: TensorInfo,
+  [fh, fw]: [number, number],
+  strides: [number, number],
+  dilations: [number, number],
+): TensorInfo {
+  const [n, height, width, channels] = padded.shape as [number, number, number, number];
+  const [, outH, outW] = dy.shape as [number, number, number, number];
+  const images = scope.reshape(scope.transpose(padded, [1, 2, 0, 3]), [1, height, width, n * channels]);
+  const filters = scope.reshape(scope.transpose(dy, [1, 2, 0, 3]), [outH, outW, n * channels, 1]);
+  const perImage = scope.run(
+    'DepthwiseConv2dNative',
+    { x: images, filter: filters },
+    { strides: dilations, dilations: strides, pad: 'valid' },
+  );
+  const [, rows, columns] = perImage.shape as [number, number, number, number];
+  const cropped =
+    rows === fh && columns === fw
+      ? perImage
+      : scope.run('Slice', { x: perImage }, { begin: [0, 0, 0, 0], size: [1, fh, fw, n * channels] });
+  const summed = scope.run('Sum', { x: scope.reshape(cropped, [fh, fw, n, channels]) }, { axis: [2], keepDims: false });
+  return scope.reshape(summed, [fh, fw, channels, 1]);
+}
+
+/**
+ * dW[a, b, c, m] = Σ_n,oh,ow xpad[n, s·oh + d·a, s·ow + d·b, c] · dy[n, oh, ow, c·M + m]: with
+ * multiplier 1 and strides or dilations of 1, as one depthwise convolution (above); otherwise per
  * filter tap, a strided slice of the input times the output gradient, summed over the batch and
  * positions. One tap at a time keeps memory at one slice.
  */
@@ -103,6 +138,8 @@ function depthwiseBackpropFilter({ inputs, attrs, backend }: KernelArgs): Tensor
   const [, outH, outW] = dy.shape as [number, number, number, number];
   const positions = n * outH * outW;
   const padded = scope.padOrCrop(x, ...coveringPads(info, filterShape, [sh, sw], [dh, dw]));
+  if (multiplier === 1 && ((sh === 1 && sw === 1) || (dh === 1 && dw === 1)) && process.env['THAW_WASM_DEPTHWISE_TAPS'] !== '1')
+    return scope.finish(depthwiseBackpropFilterByConv(scope, padded, dy, [fh, fw], [sh, sw], [dh, dw]));
   const dyRows = scope.reshape(dy, [positions, channels, multiplier]);
   const taps: TensorInfo[] = [];
   for (let i = 0; i < fh; i++) {
@@ -179,7 +216,8 @@ function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): TensorInfo
   const info = convInfo(a, inputShape, filter.shape);
   const scope = new KernelScope('wasm', backend as Backend);
   const padded = scope.spreadForTransposedConv(dy, [inputShape[1], inputShape[2]], [fh, fw], strides, dilations, info.padInfo);
-  const rotated = scope.transpose(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+  // A 1×1 filter is its own rotation.
+  const rotated = scope.transpose(fh === 1 && fw === 1 ? filter : scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
   return scope.finish(
     scope.run('Conv2D', { x: padded, filter: rotated }, { strides: [1, 1], dilations, pad: 'valid', dataFormat: 'NHWC' }),
   );
@@ -221,6 +259,7 @@ const registered = new Set<string>();
 
 /** Registers the missing training kernels for wasm and the faster replacements (once per process). */
 export function registerWasmTrainingKernels(): void {
+  registerWasmMemoryKernels();
   for (const config of wasmTrainingKernels) {
     if (!tf.getKernel(config.kernelName, 'wasm')) tf.registerKernel(config);
   }
