@@ -64,6 +64,51 @@ describe('native training kernels (skipped where no native backend loads)', func
     native.forEach((values, i) => expect(relativeError(values, composite[i]!), `input ${i}`).to.be.below(1e-5));
   });
 
+  it('the BatchNormalization layer in training: output, gradients and moving statistics as tfjs-layers computes them', async () => {
+    /** One training step of a fresh layer (seeded weights) on a backend: y, the gradients of x, gamma and beta, the moving mean and variance. */
+    const step = async (backend: string): Promise<Float32Array[]> => {
+      const previous = tf.getBackend();
+      await tf.setBackend(backend);
+      try {
+        const layer = tf.layers.batchNormalization({
+          momentum: 0.9,
+          epsilon: 1e-3,
+          gammaInitializer: tf.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: 3 }),
+          betaInitializer: tf.initializers.randomUniform({ minval: -1, maxval: 1, seed: 4 }),
+          movingMeanInitializer: tf.initializers.randomUniform({ minval: -1, maxval: 1, seed: 5 }),
+          movingVarianceInitializer: tf.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: 6 }),
+        });
+        layer.build([n, h, w, c]);
+        const [gammaVariable, betaVariable] = layer.trainableWeights.map((weight) => weight.read() as tf.Variable);
+        const input = tf.tensor(x[0], x[1]);
+        let y: tf.Tensor | undefined;
+        const { grads } = tf.variableGrads(() => {
+          y = tf.keep(layer.apply(input, { training: true }) as tf.Tensor);
+          return tf.sum(tf.mul(y, weights()));
+        }, [gammaVariable!, betaVariable!]);
+        const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layer.apply(v, { training: true }) as tf.Tensor, weights())))(input);
+        const values = await Promise.all(
+          [
+            y!,
+            dx,
+            grads[gammaVariable!.name]!,
+            grads[betaVariable!.name]!,
+            ...layer.nonTrainableWeights.map((weight) => weight.read()),
+          ].map(async (t) => Float32Array.from(await t.data())),
+        );
+        tf.dispose([input, y!, dx, ...Object.values(grads)]);
+        tf.dispose(layer.weights.map((weight) => weight.read()));
+        return values;
+      } finally {
+        await tf.setBackend(previous);
+      }
+    };
+    const native = await step('tensorflow');
+    const composite = await step('cpu');
+    const names = ['y', 'dx', 'd gamma', 'd beta', 'moving mean', 'moving variance'];
+    native.forEach((values, i) => expect(relativeError(values, composite[i]!), names[i]).to.be.below(1e-5));
+  });
+
   it('BatchNormalization with fixed statistics, ReLU and ReLU6: the gradients of x, scale and offset', async () => {
     const means = randomValues(new SeededRandom(9), c);
     const variances = randomValues(new SeededRandom(10), c, 0.4, 1);

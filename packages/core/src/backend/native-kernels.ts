@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { THAW_BATCH_NORM_TRAIN, THAW_BATCH_NORM_TRAIN_GRAD, patchBatchNormTraining } from './native-batch-norm-training.js';
 
 type OpAttr = { name: string; type: number; value: unknown };
 interface NativeBackend {
@@ -143,6 +144,64 @@ function registerBatchNormGradient(): void {
   });
 }
 
+/** FusedBatchNormV3 with the batch's statistics: y, batch mean and variance (unbiased), then the three reserves the gradient takes. */
+function batchNormTrain({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): tf.TensorInfo[] {
+  const native = backend as NativeBackend;
+  const { binding } = native;
+  return tf.tidy(() => {
+    const empty = tf.tensor1d([], 'float32');
+    return native.executeMultipleOutputs(
+      'FusedBatchNormV3',
+      [
+        { name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
+        { name: 'U', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
+        { name: 'epsilon', type: binding['TF_ATTR_FLOAT']!, value: (attrs as { epsilon: number }).epsilon },
+        { name: 'exponential_avg_factor', type: binding['TF_ATTR_FLOAT']!, value: 1 },
+        { name: 'data_format', type: binding['TF_ATTR_STRING']!, value: 'NHWC' },
+        { name: 'is_training', type: binding['TF_ATTR_BOOL']!, value: true },
+      ],
+      [inputs['x']!, inputs['scale']!, inputs['offset']!, empty, empty],
+      6,
+    );
+  });
+}
+
+/** FusedBatchNormGradV3 in training: the gradients of x (through the batch's statistics), scale and offset. */
+function batchNormTrainGrad({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): tf.TensorInfo[] {
+  const native = backend as NativeBackend;
+  const { binding } = native;
+  const outputs = native.executeMultipleOutputs(
+    'FusedBatchNormGradV3',
+    [
+      { name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
+      { name: 'U', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
+      { name: 'epsilon', type: binding['TF_ATTR_FLOAT']!, value: (attrs as { epsilon: number }).epsilon },
+      { name: 'data_format', type: binding['TF_ATTR_STRING']!, value: 'NHWC' },
+      { name: 'is_training', type: binding['TF_ATTR_BOOL']!, value: true },
+    ],
+    [inputs['dy']!, inputs['x']!, inputs['scale']!, inputs['mean']!, inputs['variance']!, inputs['reserve']!],
+    5,
+  );
+  tf.dispose(outputs.slice(3));
+  return outputs.slice(0, 3);
+}
+
 /**
  * Relu's gradient through TensorFlow's ReluGrad on the native backend; the registry of gradients
  * is shared by all backends, so the others keep TF.js' own.
@@ -175,4 +234,7 @@ export function registerNativeKernels(): void {
   }
   registerReluGradient();
   registerBatchNormGradient();
+  tf.registerKernel({ kernelName: THAW_BATCH_NORM_TRAIN, backendName: 'tensorflow', kernelFunc: batchNormTrain });
+  tf.registerKernel({ kernelName: THAW_BATCH_NORM_TRAIN_GRAD, backendName: 'tensorflow', kernelFunc: batchNormTrainGrad });
+  patchBatchNormTraining();
 }
