@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -52,9 +52,19 @@ export function setNativeThreadDefaults(): void {
 /** The TF.js packages tfjs-node requires: they must be thaw's own copies, or its backend registers on another engine. */
 const SHARED_PACKAGES = ['tfjs', 'tfjs-core', 'tfjs-layers', 'tfjs-converter', 'tfjs-data', 'tfjs-backend-cpu', 'tfjs-backend-webgl'];
 
+/** Where a symlink points; undefined for anything else (a folder, nothing). */
+async function linkTarget(path: string): Promise<string | undefined> {
+  try {
+    return await readlink(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Points the build's @tensorflow/tfjs* at the copies this thaw uses (symlinks, replaced
- * atomically, so parallel workers may do it at once) and loads tfjs-node from it.
+ * Points the build's @tensorflow/tfjs* at the copies this thaw uses and loads tfjs-node from it.
+ * Links already right are left alone; a link is replaced by renaming a new one over it, which is
+ * atomic, so processes starting at once (a `--parallel` sweep's workers) never see it missing.
  */
 export async function loadNativeBuild(build: NativeBuild): Promise<void> {
   const ours = createRequire(import.meta.url);
@@ -66,10 +76,13 @@ export async function loadNativeBuild(build: NativeBuild): Promise<void> {
       continue;
     }
     const link = join(build.dir, 'node_modules', '@tensorflow', name);
+    const current = await linkTarget(link);
+    if (current === target) continue;
     const temporary = `${link}.${process.pid}.link`;
     await rm(temporary, { recursive: true, force: true });
     await symlink(target, temporary, 'dir');
-    await rm(link, { recursive: true, force: true });
+    // The copy npm installed with tfjs-node is a folder, which a rename cannot replace.
+    if (current === undefined) await rm(link, { recursive: true, force: true });
     await rename(temporary, link);
   }
   // TensorFlow's C++ logging (CPU feature notices) is noise for thaw's users unless they ask for it.
