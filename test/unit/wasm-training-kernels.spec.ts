@@ -117,6 +117,18 @@ function cases(random: SeededRandom): Case[] {
       attrs: { strides: [stride, stride], pad, dilations: [dilation, dilation], inputShape: [n, h, w, cin] },
     });
   }
+  // Pointwise convolutions (MobileNetV2's expand and project layers), whose filter gradient has a path of its own.
+  for (const [n, h, w, cin, cout, pad] of [
+    [2, 5, 6, 3, 4, 'same'],
+    [1, 7, 5, 5, 2, 'valid'],
+    [3, 4, 4, 8, 6, 0],
+  ] as const) {
+    out.push({
+      name: `Conv2DBackpropFilter x ${n}×${h}×${w}×${cin} filter 1×1 stride 1 dilation 1 pad ${pad} cout ${cout}`,
+      inputs: { x: [n, h, w, cin], dy: [n, h, w, cout] },
+      attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', filterShape: [1, 1, cin, cout] },
+    });
+  }
   return out;
 }
 
