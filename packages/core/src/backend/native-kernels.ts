@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { THAW_BATCH_NORM_TRAIN, THAW_BATCH_NORM_TRAIN_GRAD, patchBatchNormTraining } from './native-batch-norm-training.js';
 
 type OpAttr = { name: string; type: number; value: unknown };
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
 interface NativeBackend {
   binding: Record<string, number>;
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.TensorInfo;
@@ -12,15 +13,7 @@ interface NativeBackend {
  * tfjs-node has no `Transform` kernel (tf.image.transform, which the augment stage uses), though
  * TensorFlow has the op: run ImageProjectiveTransformV3 natively.
  */
-function transform({
-  inputs,
-  attrs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}): tf.TensorInfo {
+function transform({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const native = backend as NativeBackend;
   const { interpolation, fillMode, fillValue, outputShape } = attrs as {
     interpolation: string;
@@ -47,7 +40,7 @@ function transform({
 }
 
 /** TensorFlow's ReluGrad (dy where x > 0, else 0): one pass, where TF.js' gradient of Relu is dy · step(x), 7 dispatches on tfjs-node. */
-function reluGrad({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+function reluGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const native = backend as NativeBackend;
   const { binding } = native;
   return native.executeSingleOutput(
@@ -78,34 +71,38 @@ function clipByValue(tfjsNodeClip: tf.KernelFunc): tf.KernelFunc {
 const THAW_RELU_GRAD = 'ThawReluGrad';
 const THAW_BATCH_NORM_GRAD = 'ThawFusedBatchNormGrad';
 
+/** The attributes of TensorFlow's fused BatchNormalization ops, float32 and NHWC; V3 ops also name the statistics' type. */
+function batchNormAttrs(binding: Record<string, number>, epsilon: number, isTraining: boolean, v3: boolean): OpAttr[] {
+  return [
+    { name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
+    ...(v3 ? [{ name: 'U', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] }] : []),
+    { name: 'epsilon', type: binding['TF_ATTR_FLOAT']!, value: epsilon },
+    { name: 'data_format', type: binding['TF_ATTR_STRING']!, value: 'NHWC' },
+    { name: 'is_training', type: binding['TF_ATTR_BOOL']!, value: isTraining },
+  ];
+}
+
+/** A fused BatchNormalization gradient op's gradients of x, scale and offset (its two reserve outputs freed). */
+function batchNormGradients(native: NativeBackend, op: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.TensorInfo[] {
+  const outputs = native.executeMultipleOutputs(op, attrs, inputs, 5);
+  tf.dispose(outputs.slice(3));
+  return outputs.slice(0, 3);
+}
+
 /**
  * TensorFlow's FusedBatchNormGrad with the statistics as given (is_training false): the gradients
  * of x, scale and offset in one op, where TF.js' composite makes about 8 passes over the activation.
  */
-function batchNormGrad({
-  inputs,
-  attrs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}): tf.TensorInfo[] {
+function batchNormGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const native = backend as NativeBackend;
-  const { binding } = native;
-  const outputs = native.executeMultipleOutputs(
-    'FusedBatchNormGrad',
-    [
-      { name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
-      { name: 'epsilon', type: binding['TF_ATTR_FLOAT']!, value: (attrs as { varianceEpsilon: number }).varianceEpsilon },
-      { name: 'data_format', type: binding['TF_ATTR_STRING']!, value: 'NHWC' },
-      { name: 'is_training', type: binding['TF_ATTR_BOOL']!, value: false },
-    ],
-    [inputs['dy']!, inputs['x']!, inputs['scale']!, inputs['mean']!, inputs['variance']!],
-    5,
-  );
-  tf.dispose(outputs.slice(3));
-  return outputs.slice(0, 3);
+  const epsilon = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+  return batchNormGradients(native, 'FusedBatchNormGrad', batchNormAttrs(native.binding, epsilon, false, false), [
+    inputs['dy']!,
+    inputs['x']!,
+    inputs['scale']!,
+    inputs['mean']!,
+    inputs['variance']!,
+  ]);
 }
 
 /**
@@ -145,29 +142,15 @@ function registerBatchNormGradient(): void {
 }
 
 /** FusedBatchNormV3 with the batch's statistics: y, batch mean and variance (unbiased), then the three reserves the gradient takes. */
-function batchNormTrain({
-  inputs,
-  attrs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}): tf.TensorInfo[] {
+function batchNormTrain({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const native = backend as NativeBackend;
   const { binding } = native;
+  const epsilon = (attrs as { epsilon: number }).epsilon;
   return tf.tidy(() => {
     const empty = tf.tensor1d([], 'float32');
     return native.executeMultipleOutputs(
       'FusedBatchNormV3',
-      [
-        { name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
-        { name: 'U', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
-        { name: 'epsilon', type: binding['TF_ATTR_FLOAT']!, value: (attrs as { epsilon: number }).epsilon },
-        { name: 'exponential_avg_factor', type: binding['TF_ATTR_FLOAT']!, value: 1 },
-        { name: 'data_format', type: binding['TF_ATTR_STRING']!, value: 'NHWC' },
-        { name: 'is_training', type: binding['TF_ATTR_BOOL']!, value: true },
-      ],
+      [...batchNormAttrs(binding, epsilon, true, true), { name: 'exponential_avg_factor', type: binding['TF_ATTR_FLOAT']!, value: 1 }],
       [inputs['x']!, inputs['scale']!, inputs['offset']!, empty, empty],
       6,
     );
@@ -175,31 +158,17 @@ function batchNormTrain({
 }
 
 /** FusedBatchNormGradV3 in training: the gradients of x (through the batch's statistics), scale and offset. */
-function batchNormTrainGrad({
-  inputs,
-  attrs,
-  backend,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}): tf.TensorInfo[] {
+function batchNormTrainGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const native = backend as NativeBackend;
-  const { binding } = native;
-  const outputs = native.executeMultipleOutputs(
-    'FusedBatchNormGradV3',
-    [
-      { name: 'T', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
-      { name: 'U', type: binding['TF_ATTR_TYPE']!, value: binding['TF_FLOAT'] },
-      { name: 'epsilon', type: binding['TF_ATTR_FLOAT']!, value: (attrs as { epsilon: number }).epsilon },
-      { name: 'data_format', type: binding['TF_ATTR_STRING']!, value: 'NHWC' },
-      { name: 'is_training', type: binding['TF_ATTR_BOOL']!, value: true },
-    ],
-    [inputs['dy']!, inputs['x']!, inputs['scale']!, inputs['mean']!, inputs['variance']!, inputs['reserve']!],
-    5,
-  );
-  tf.dispose(outputs.slice(3));
-  return outputs.slice(0, 3);
+  const epsilon = (attrs as { epsilon: number }).epsilon;
+  return batchNormGradients(native, 'FusedBatchNormGradV3', batchNormAttrs(native.binding, epsilon, true, true), [
+    inputs['dy']!,
+    inputs['x']!,
+    inputs['scale']!,
+    inputs['mean']!,
+    inputs['variance']!,
+    inputs['reserve']!,
+  ]);
 }
 
 /**
