@@ -7,7 +7,7 @@ import { replicateSummary } from './replicate-stats.js';
 import { svgToPng } from '../results/charts.js';
 import { sourceTags } from '../tracking/source-tags.js';
 import { OWNER_TAG, deadOwner, endDeadRuns, keepAlive, ownerTags } from '../tracking/run-liveness.js';
-import { TrialClaimed, claimHolder, claimSettleMs } from '../tracking/trial-claims.js';
+import { TrialClaimed, claimHolder, settledClaimHolder } from '../tracking/trial-claims.js';
 import { PRUNED_TAG, TrialPruned, trialPruner } from './trial-pruner.js';
 import type { TpeObservation } from './tpe-sampler.js';
 
@@ -459,18 +459,13 @@ export class SweepRunnerImpl implements SweepRunner {
       tags: { ...sourceTags(plan.trials[0]!.loaded.file), 'thaw.specName': plan.name, [SWEEP_TAG]: plan.sweepHash, ...ownerTags() },
     });
     // Two sweeps of the same spec started at once both create a sweep run: they agree on one and share it.
-    const rival = async () =>
-      claimHolder(
+    const holder = await settledClaimHolder(
+      async () =>
         (await this.tracker.findRuns(plan.experimentName, { [SWEEP_TAG]: plan.sweepHash }, { histories: false })).filter(
           (other) => other.tags['mlflow.parentRunId'] === undefined,
         ),
-        run.runId,
-      );
-    let holder = await rival();
-    if (holder === undefined) {
-      await new Promise((resolve) => setTimeout(resolve, claimSettleMs()));
-      holder = await rival();
-    }
+      run.runId,
+    );
     if (holder !== undefined) {
       await run.discard();
       this.log.info(`joining sweep run ${holder.runId}, which ${holder.tags[OWNER_TAG] ?? 'another process'} started at the same time`);

@@ -30,7 +30,7 @@ import { mlmodelYaml } from './mlmodel.js';
 
 /** Tag of a run whose trained model is an MLflow logged model: its id (what `thaw register` registers). */
 export const LOGGED_MODEL_TAG = 'thaw.loggedModelId';
-import { TrialClaimed, claimHolder, claimSettleMs } from './trial-claims.js';
+import { TrialClaimed, settledClaimHolder } from './trial-claims.js';
 import { recordedSpecPath, sourceTags } from './source-tags.js';
 import { flattenSpec } from '../spec/flatten-spec.js';
 import { specToYaml } from '../spec/spec-loader.js';
@@ -89,21 +89,15 @@ export class TrackingRecorder implements TrialRecorder {
    * the other deletes its run and leaves the trial to it.
    */
   private async holdClaim(run: TrackedRun, trial: TrialInfo, parentRunId: string): Promise<void> {
-    const holder = async () =>
-      claimHolder(
-        await this.tracker.findRuns(
+    const other = await settledClaimHolder(
+      () =>
+        this.tracker.findRuns(
           experimentNameOf(trial.loaded.spec),
           { 'mlflow.parentRunId': parentRunId, 'thaw.configHash': trial.configHash },
           { histories: false },
         ),
-        run.runId,
-      );
-    // Checked again after a moment: a competitor created at the same time is visible by then.
-    let other = await holder();
-    if (other === undefined) {
-      await new Promise((resolve) => setTimeout(resolve, claimSettleMs()));
-      other = await holder();
-    }
+      run.runId,
+    );
     if (other === undefined) return;
     await run.discard();
     throw TrialClaimed.by(other, trial.runName);

@@ -44,3 +44,14 @@ export function claimHolder(runs: readonly RunRecord[], mine?: string, now = Dat
   const first = live[0];
   return first === undefined || first.runId === mine ? undefined : first;
 }
+
+/**
+ * claimHolder over the runs `find` reads, read again after claimSettleMs when none but `mine`
+ * holds the claim at first: a competitor created at the same moment is visible by then.
+ */
+export async function settledClaimHolder(find: () => Promise<readonly RunRecord[]>, mine: string): Promise<RunRecord | undefined> {
+  const holder = claimHolder(await find(), mine);
+  if (holder !== undefined) return holder;
+  await new Promise((resolve) => setTimeout(resolve, claimSettleMs()));
+  return claimHolder(await find(), mine);
+}
